@@ -135,7 +135,8 @@ class _Fields:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", str: "a string", dict: "an object", list: "a list", float: "a number", bool: "a boolean"}
+    names = {int: "an integer", str: "a string", dict: "an object", list: "a list", float: "a number",
+             bool: "a boolean"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -240,7 +241,8 @@ def load_board_file(path: Path) -> Board:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise BoardFileError(f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise BoardFileError(f"{path.name}: not valid JSON ({where}: {exc.msg})") from None
     except OSError as exc:
         raise BoardFileError(f"{path}: cannot read ({exc.strerror})") from None
     return parse_board(path, data)

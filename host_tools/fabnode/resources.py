@@ -12,7 +12,8 @@ def _locate(name: str) -> Path:
         candidate = base / name
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"fabnode is installed without its {name}/ directory (looked in {_SOURCE_ROOT} and {_BUNDLED})")
+    raise FileNotFoundError(f"fabnode is installed without its {name}/ directory "
+                            f"(looked in {_SOURCE_ROOT} and {_BUNDLED})")
 
 
 def firmware_dir() -> Path:

@@ -1,0 +1,57 @@
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from fabnode import __version__
+from fabnode.cli import cli
+from fabnode.ports import describe_port
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fabnode", *args], capture_output=True, text=True, check=False)
+
+
+def test_version_and_help_list_commands():
+    result = run("--version")
+    assert result.returncode == 0 and __version__ in result.stdout
+    help_text = CliRunner().invoke(cli, ["--help"]).output
+    assert "boards" in help_text and "ports" in help_text
+
+
+def test_boards_json_is_the_board_files():
+    result = run("boards", "--json")
+    assert result.returncode == 0
+    boards = {b["id"]: b for b in json.loads(result.stdout)}
+    assert boards["esp32-devkitc"]["chip"] == "esp32"
+    one = json.loads(run("boards", "esp32c3-xiao", "--json").stdout)
+    assert one["mpy_arch"] == "rv32imc"
+
+
+def test_unknown_board_is_a_usage_error_without_traceback():
+    result = run("boards", "nope")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: unknown board 'nope'")
+    assert "Traceback" not in result.stderr
+
+
+def test_ports_json_is_a_list():
+    result = run("ports", "--json")
+    assert result.returncode == 0
+    assert isinstance(json.loads(result.stdout), list)
+
+
+def test_port_guess_from_usb_ids():
+    from fabnode.boards import list_boards
+
+    boards = list_boards()
+    cp2102 = describe_port("/dev/ttyUSB0", 0x10C4, 0xEA60, "0001", "CP2102 USB to UART", boards)
+    assert cp2102.bridge == "Silicon Labs CP210x" and "esp32-devkitc" in cp2102.boards
+    native = describe_port("/dev/ttyACM0", 0x303A, 0x1001, "F4:12:FA:00:11:22", "USB JTAG/serial", boards)
+    assert set(native.boards) == {"esp32s3-devkitc", "esp32c3-xiao"}
+    assert native.to_json()["usb_id"] == "303A:1001"
+    ch340 = describe_port("/dev/ttyUSB1", 0x1A86, 0x7523, None, "USB Serial", boards)
+    assert ch340.bridge == "WCH CH340" and ch340.boards == ()
+    plain = describe_port("/dev/ttyS0", None, None, None, "n/a", boards)
+    assert plain.bridge is None and plain.usb_id is None
