@@ -58,3 +58,10 @@ def list_serial_ports(boards: list[Board] | None = None) -> list[PortInfo]:
         describe_port(p.device, p.vid, p.pid, p.serial_number, p.description, boards)
         for p in sorted(list_ports.comports(), key=lambda p: p.device)
     ]
+
+
+def prepare_url(port: str) -> str:
+    """Make ``port`` openable with ``serial.serial_for_url`` (loads the ``sim://`` handler when needed)."""
+    if port.startswith("sim://"):
+        import fabnode.sim  # noqa: F401  (registers pyserial's sim:// URL handler)
+    return port
