@@ -1,0 +1,48 @@
+"""Telemetry records over the serial console (docs/protocol.md): FN1|type|node|seq|ticks|json|crc."""
+
+import json
+from binascii import b2a_base64, crc32
+
+PROTOCOL = "FN1"
+SEQ_MODULO = 1 << 30
+_SEPARATORS = (",", ":")
+
+
+def encode(kind, node_id, seq, ticks_ms, payload):
+    """One record line as bytes, CRC-32 over every byte before the last '|', ending in CRLF."""
+    head = "%s|%s|%s|%d|%d|%s" % (PROTOCOL, kind, node_id, seq, ticks_ms,
+                                  json.dumps(payload, separators=_SEPARATORS))
+    data = head.encode()
+    return data + b"|%08x\r\n" % (crc32(data) & 0xFFFFFFFF)
+
+
+def finite(value, digits=4):
+    """``value`` rounded for a payload, or None for NaN/inf (JSON has no spelling for them)."""
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return None
+    return round(value, digits)
+
+
+def b64(data):
+    """Base64 text of a bytes-like object, no newline (the ``data`` field of raw records)."""
+    return b2a_base64(data)[:-1].decode()
+
+
+class Telemetry:
+    """Numbers and writes records; ``write(bytes)`` is the console, ``ticks_ms()`` the clock."""
+
+    def __init__(self, node_id, write, ticks_ms):
+        self.node_id = node_id
+        self.seq = 0
+        self._write = write
+        self._ticks_ms = ticks_ms
+
+    def send(self, kind, payload):
+        self._write(encode(kind, self.node_id, self.seq, self._ticks_ms(), payload))
+        self.seq = (self.seq + 1) % SEQ_MODULO
+
+    def log(self, level, msg):
+        self.send("log", {"level": level, "msg": msg})
+
+    def error(self, where, msg, count=1):
+        self.send("error", {"where": where, "msg": msg, "count": count})
