@@ -10,8 +10,8 @@ _SEPARATORS = (",", ":")
 
 def encode(kind, node_id, seq, ticks_ms, payload):
     """One record line as bytes, CRC-32 over every byte before the last '|', ending in CRLF."""
-    head = "%s|%s|%s|%d|%d|%s" % (PROTOCOL, kind, node_id, seq, ticks_ms,
-                                  json.dumps(payload, separators=_SEPARATORS))
+    body = json.dumps(payload, separators=_SEPARATORS)
+    head = f"{PROTOCOL}|{kind}|{node_id}|{seq}|{ticks_ms}|{body}"
     data = head.encode()
     return data + b"|%08x\r\n" % (crc32(data) & 0xFFFFFFFF)
 

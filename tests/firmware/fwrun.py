@@ -1,0 +1,41 @@
+"""Firmware checks that run twice: under CPython and under the MicroPython WebAssembly port.
+
+A module in ``fwchecks/`` holds plain ``check_*`` functions written in the subset both run. The
+CPython side collects each as a test; the MicroPython side runs a whole module in one process
+(each MicroPython start costs node.js start-up).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+CHECKS = Path(__file__).with_name("fwchecks")
+
+
+def check_module(name: str) -> ModuleType:
+    return importlib.import_module(f"fwchecks.{name}")
+
+
+def check_functions(name: str) -> list[tuple[str, Callable[[], None]]]:
+    module = check_module(name)
+    return [(attr, getattr(module, attr)) for attr in sorted(vars(module)) if attr.startswith("check_")]
+
+
+def check_files() -> dict[str, bytes]:
+    """The check modules as files for the MicroPython filesystem (``/fwchecks``)."""
+    return {f"/fwchecks/{path.name}": path.read_bytes() for path in sorted(CHECKS.glob("*.py"))}
+
+
+def micropython_runner(name: str) -> str:
+    """MicroPython code running every ``check_*`` of ``fwchecks/<name>.py`` and printing ``ok <check>``."""
+    return (
+        "import sys\nsys.path.append('/fwchecks')\n"
+        f"import {name} as m\n"
+        "for attr in sorted(dir(m)):\n"
+        "    if attr.startswith('check_'):\n"
+        "        getattr(m, attr)()\n"
+        "        print('ok', attr)\n"
+    )
