@@ -34,6 +34,7 @@ class Record:
     seq: int
     ticks_ms: int
     payload: dict[str, Any]
+    line: bytes = field(default=b"", compare=False, repr=False)  # as received, for --raw
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "record", "type": self.type, "node": self.node, "seq": self.seq,
@@ -206,7 +207,7 @@ class Decoder:
         try:
             _, kind, node, seq, ticks, payload = parts
             record = Record(kind.decode("ascii"), node.decode("ascii"), int(seq), int(ticks),
-                            json.loads(payload))
+                            json.loads(payload), line)
         except (ValueError, UnicodeDecodeError):
             self._corrupt("malformed record", line, events)
             return

@@ -1,0 +1,164 @@
+"""``fabnode monitor`` over a real socket:// port against a stand-in node."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_node import FakeNode
+from telemetry_streams import frame, session
+
+from fabnode.cli import cli
+from fabnode.errors import PortError
+from fabnode.monitor import Disconnected, Monitor, PortEvent, Reconnected
+from fabnode.monitor_view import ConsoleView, EventFilter, neutralize
+from fabnode.telemetry import Corrupt, Gap, Record
+from fabnode.telemetry_file import TelemetryWriter, read_saved
+
+
+def reply_to(line: bytes) -> bytes:
+    cmd = line.decode().strip().lstrip("!")
+    return frame("reply", "n1", 50, 9000, {"cmd": cmd, "ok": True, "heap_free": 80000})
+
+
+@pytest.fixture
+def node() -> Iterator[FakeNode]:
+    fake = FakeNode(respond=reply_to)
+    yield fake
+    fake.close()
+
+
+def play(node: FakeNode, lines: list[bytes]) -> None:
+    node.wait_connected()
+    node.send(b"".join(lines))
+
+
+def until(mon: Monitor, done: type[object] | None = None, count: int = 1, timeout: float = 5.0) -> list[PortEvent]:
+    seen: list[PortEvent] = []
+    for item in mon.watch(duration=timeout):
+        seen.append(item)
+        if done is not None and sum(isinstance(i.event, done) for i in seen) >= count:
+            break
+    return seen
+
+
+def test_records_arrive_decoded_with_host_time(node: FakeNode) -> None:
+    with Monitor([node.url]) as mon:
+        play(node, session(records=6))
+        events = until(mon, Record, 6)
+    assert [i.event.seq for i in events if isinstance(i.event, Record)] == list(range(6))
+    assert all(i.port == node.url and i.time > 0 for i in events)
+    node.wait_disconnected()  # the port is released on exit
+
+
+def test_unplug_is_reported_waited_out_and_the_gap_shown(node: FakeNode) -> None:
+    lines = session(records=12)
+    with Monitor([node.url]) as mon:
+        play(node, lines[:5])
+        events = until(mon, Record, 5)
+        threading.Thread(target=node.unplug, args=(0.6,)).start()
+        events += until(mon, Reconnected)
+        play(node, lines[8:])
+        events += until(mon, Record, 4)
+    kinds = [type(i.event) for i in events]
+    assert kinds.index(Disconnected) < kinds.index(Reconnected) < kinds.index(Gap)
+    reconnected = next(i.event for i in events if isinstance(i.event, Reconnected))
+    assert reconnected.gap_s >= 0.5
+    assert next(i.event for i in events if isinstance(i.event, Gap)) == Gap("n1", 5, 8)
+    assert node.connections == 2
+
+
+def test_port_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PortError, match="cannot open"):
+        Monitor([str(tmp_path / "ttyUSB9")]).__enter__()
+
+
+def test_send_shows_the_reply(node: FakeNode) -> None:
+    result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--send", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    reply = json.loads(result.output)
+    assert reply["type"] == "reply" and reply["payload"]["cmd"] == "status"
+    assert bytes(node.received) == b"!status\n"
+
+
+def test_json_and_save_keep_only_trusted_records(node: FakeNode, tmp_path: Path) -> None:
+    lines = session(records=8)
+    damaged = bytearray(lines[3])
+    damaged[20] ^= 0x04
+    lines[3] = bytes(damaged)
+    node_thread = threading.Thread(target=play, args=(node, lines))
+    node_thread.start()
+    save = tmp_path / "t.jsonl"
+    result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--json", "--save", str(save), "--duration", "1"])
+    node_thread.join()
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(line) for line in result.output.splitlines()]
+    assert [e["kind"] for e in printed].count("corrupt") == 1
+    assert printed[-1]["kind"] == "summary" and printed[-1]["ports"][0]["corrupt"] == 1
+    saved = read_saved(save)
+    assert [e["seq"] for e in saved if e["kind"] == "record"] == [0, 1, 2, 4, 5, 6, 7]
+    assert [e["kind"] for e in saved if e["kind"] != "record"] == ["gap"]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_saved_file_reads_back_as_it_was_printed(tmp_path: Path, suffix: str) -> None:
+    decoder_events = [Record("status", "n1", 1, 2, {"velocity_mm_s": 1.5, "note": 'a,"b"\n'}), Gap("n1", 2, 5)]
+    items = [PortEvent("sim://a", 1_700_000_000.5, e) for e in decoder_events]
+    path = tmp_path / f"t{suffix}"
+    for _ in range(2):  # appending keeps one CSV header
+        with TelemetryWriter(path) as writer:
+            for item in items:
+                writer.write(item)
+    saved = read_saved(path)
+    assert len(saved) == 4 and saved[0] == saved[2]
+    assert saved[0]["payload"] == {"velocity_mm_s": 1.5, "note": 'a,"b"\n'}
+    assert saved[1]["missing"] == 3 and saved[1]["host_time"].startswith("2023-11-14T22:13:20.500")
+
+
+def test_escape_sequences_from_the_node_are_neutralised() -> None:
+    assert neutralize("\x1b[2J\x1b]0;pwned\x07ok\r\x9b\u202e") == "\\x1b[2J\\x1b]0;pwned\\x07ok\\x0d\\x9b\\u202e"
+    out = io.StringIO()
+    view = ConsoleView(out)
+    evil = Record("log", "n\x1b[31m1", 0, 0, {"level": "info", "msg": "\x1b[2J\x1b[H"})
+    view.show(PortEvent("sim://a", 0.0, evil))
+    view.show(PortEvent("sim://a", 0.0, Corrupt("crc mismatch", b"FN1|\x1b[2J")))
+    assert "\x1b" not in out.getvalue() and "n\\x1b[31m1 log" in out.getvalue()
+
+
+def test_view_shows_header_status_and_alarm_times() -> None:
+    out = io.StringIO()
+    view = ConsoleView(out)
+    hello = {"fw": "0.1.0", "board": "esp32-devkitc", "model": "ref-1"}
+    for t, record in enumerate([
+        Record("hello", "n1", 0, 0, hello),
+        Record("status", "n1", 1, 0, {"rate_hz": 3200, "velocity_mm_s": 5.1, "zone": "C", "score": 0.9,
+                                       "threshold": 0.5, "temp_c": 31.0}),
+        Record("alarm", "n1", 2, 0, {"state": "start", "source": "anomaly", "score": 0.9}),
+        Record("alarm", "n1", 3, 0, {"state": "clear", "source": "anomaly"}),
+    ]):
+        view.show(PortEvent("sim://a", 100.0 + 10 * t, record))
+    text = out.getvalue()
+    assert "board esp32-devkitc" in text and "fw 0.1.0" in text and "model ref-1" in text
+    assert "v 5.10 mm/s zone C" in text and "score 0.900/0.500" in text and "31.0 °C" in text
+    assert "ALARM anomaly" in text and "lasted 10.0 s" in text
+
+
+def test_filter_by_type_and_log_level() -> None:
+    flt = EventFilter(frozenset({"log"}), "warning")
+    log = lambda level: PortEvent("p", 0, Record("log", "n", 0, 0, {"level": level, "msg": ""}))  # noqa: E731
+    assert [flt.accepts(log(level)) for level in ("debug", "info", "warning", "error")] == [False, False, True, True]
+    assert not flt.accepts(PortEvent("p", 0, Record("status", "n", 0, 0, {})))
+
+
+def test_raw_view_shows_lines_as_received_but_neutralised() -> None:
+    out = io.StringIO()
+    view = ConsoleView(out, raw=True)
+    line = frame("log", "n1", 0, 0, {"msg": "hi"}).rstrip(b"\r\n")
+    view.show(PortEvent("p", 0.0, Record("log", "n1", 0, 0, {"msg": "hi"}, line)))
+    view.show(PortEvent("p", 0.0, Corrupt("crc mismatch", b"FN1|\x1b[2J|x")))
+    assert line.decode() in out.getvalue() and "FN1|\\x1b[2J|x  <- crc mismatch" in out.getvalue()
