@@ -1,0 +1,201 @@
+"""Vibration features against numpy on signals with known answers, and node (MicroPython) vs host."""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+
+import numpy as np
+import pytest
+from monitor import features
+from monitor.fft import FFT
+
+RATE = 3200.0
+N = 1024
+SPEC = features.DEFAULT_SPEC
+
+
+def interleave(*axes: np.ndarray) -> array:
+    return array("f", np.stack(axes, axis=1).astype(np.float32).ravel())
+
+
+def compute(signal: np.ndarray, spec: dict = SPEC) -> tuple[np.ndarray, np.ndarray]:
+    """Features of a window whose model channel (z) holds ``signal``; x and y hold other signals."""
+    t = np.arange(N) / RATE
+    samples = interleave(0.02 * np.sin(2 * np.pi * 50 * t), np.zeros(N), signal)
+    extractor = features.FeatureExtractor(spec)
+    out = array("f", bytes(4 * extractor.size))
+    extractor.compute(samples, out)
+    summary = np.array(extractor.summary).reshape(3, features.SUMMARY_SIZE)
+    return np.array(out), summary
+
+
+def numpy_features(x: np.ndarray, spec: dict = SPEC) -> np.ndarray:
+    """The model features as docs/features.md defines them, written with numpy."""
+    x = x.astype(np.float64) - x.mean()
+    rms = np.sqrt(np.mean(x**2))
+    z = x / rms
+    n = len(x)
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+    spectrum = np.fft.fft(x * hann)
+    power = np.abs(spectrum[: n // 2 + 1]) ** 2
+    total = power[1:].sum()
+    to_bin = n / spec["rate_hz"]
+    bands = [np.log10(power[round(lo * to_bin):round(hi * to_bin)].sum() / total + 1e-9)
+             for lo, hi in spec["bands_hz"]]
+    lo, hi = (round(f * to_bin) for f in spec["envelope_hz"])
+    analytic = np.zeros(n, complex)
+    analytic[lo:hi] = 2 * spectrum[lo:hi]
+    envelope = np.abs(np.fft.ifft(analytic))
+    modulation = np.abs(np.fft.fft(envelope - envelope.mean()))
+    lo, hi = (round(f * to_bin) for f in spec["modulation_hz"])
+    envelope_peak = modulation[lo:hi].max() / modulation[lo:hi].mean()
+    return np.array([np.log10(rms + 1e-6), np.log10(np.mean(z**4)), np.log10(np.abs(z).max()),
+                     np.mean(z**3), *bands, np.log10(envelope_peak)])
+
+
+def test_fft_matches_numpy_both_ways():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=256) + 1j * rng.normal(size=256)
+    re, im = array("f", x.real.astype(np.float32)), array("f", x.imag.astype(np.float32))
+    fft = FFT(256)
+    fft.forward(re, im)
+    expected = np.fft.fft(x.real.astype(np.float32) + 1j * x.imag.astype(np.float32))
+    np.testing.assert_allclose(np.array(re) + 1j * np.array(im), expected, atol=1e-4)
+    fft.inverse(re, im)
+    np.testing.assert_allclose(np.array(re) + 1j * np.array(im), x, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 100])
+def test_fft_rejects_sizes_that_are_not_powers_of_two(n):
+    with pytest.raises(ValueError, match="power of two"):
+        FFT(n)
+
+
+@pytest.mark.parametrize(("amplitude_g", "frequency_hz"), [(0.5, 97.3), (0.1, 159.0), (1.0, 411.7)])
+def test_sine_of_known_amplitude(amplitude_g, frequency_hz):
+    t = np.arange(N) / RATE
+    signal = amplitude_g * np.sin(2 * np.pi * frequency_hz * t + 0.3)
+    _, summary = compute(signal + 0.25)  # the DC offset is removed
+    rms, peak, crest, kurtosis, skewness, dominant, velocity = summary[2]
+    centred = signal - signal.mean()
+    assert rms == pytest.approx(np.sqrt(np.mean(centred**2)), rel=1e-5)
+    assert peak == pytest.approx(np.abs(centred).max(), rel=1e-5)
+    # Not a whole number of periods in the window: within a percent of the continuous values.
+    assert rms == pytest.approx(amplitude_g / math.sqrt(2), rel=1e-2)
+    assert crest == pytest.approx(math.sqrt(2), rel=1e-2)
+    assert kurtosis == pytest.approx(1.5, rel=1e-2)
+    assert abs(skewness) < 0.01
+    assert dominant == pytest.approx(frequency_hz, abs=0.1 * RATE / N)
+    expected_velocity = amplitude_g * features.G_MM_S2 / (2 * np.pi * frequency_hz) / math.sqrt(2)
+    assert velocity == pytest.approx(expected_velocity, rel=0.02)
+
+
+def test_velocity_counts_only_the_iso_band():
+    t = np.arange(N) / RATE
+    _, inside = compute(0.5 * np.sin(2 * np.pi * 500 * t))
+    _, outside = compute(0.5 * np.sin(2 * np.pi * 1300 * t))
+    assert outside[2, features.VELOCITY_RMS] < 0.01 * inside[2, features.VELOCITY_RMS]
+
+
+def test_impulses_give_numpy_kurtosis_and_skewness():
+    rng = np.random.default_rng(7)
+    signal = rng.normal(0, 0.01, N)
+    signal[::97] += 0.3
+    _, summary = compute(signal)
+    centred = signal.astype(np.float32).astype(np.float64) - signal.mean()
+    m2 = np.mean(centred**2)
+    assert summary[2, features.KURTOSIS] == pytest.approx(np.mean(centred**4) / m2**2, rel=1e-4)
+    assert summary[2, features.SKEWNESS] == pytest.approx(np.mean(centred**3) / m2**1.5, rel=1e-4)
+    assert summary[2, features.KURTOSIS] > 20
+
+
+def test_gaussian_noise_has_kurtosis_three():
+    _, summary = compute(np.random.default_rng(3).normal(0, 0.1, N))
+    assert summary[2, features.KURTOSIS] == pytest.approx(3.0, abs=0.4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_model_features_match_numpy(seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(N) / RATE
+    carrier = np.sin(2 * np.pi * 1100 * t) * (1 + np.sin(2 * np.pi * 37 * t))
+    signal = (rng.normal(0, 0.01, N) + 0.05 * carrier * rng.uniform(0, 1)).astype(np.float32)
+    out, _ = compute(signal)
+    np.testing.assert_allclose(out, numpy_features(signal), atol=2e-4)
+
+
+def test_envelope_peak_sees_periodic_impacts():
+    rng = np.random.default_rng(5)
+    t = np.arange(N) / RATE
+    noise = rng.normal(0, 0.01, N)
+    impacts = noise + 0.05 * np.sin(2 * np.pi * 1200 * t) * (np.sin(2 * np.pi * 53.7 * t) > 0.95)
+    names = features.feature_names(SPEC)
+    peak = names.index("z.envelope_peak")
+    assert compute(impacts)[0][peak] > compute(noise)[0][peak] + 0.3
+
+
+def test_silent_window_gives_finite_features():
+    out, summary = compute(np.zeros(N))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(summary))
+    assert summary[1].tolist() == [0.0] * features.SUMMARY_SIZE
+
+
+def test_names_and_size_follow_the_spec():
+    spec = {**SPEC, "channels": [0, 2], "bands_hz": [[100, 200], [200, 400]]}
+    extractor = features.FeatureExtractor(spec)
+    assert extractor.size == 14 == len(extractor.names)
+    assert extractor.names[:2] == ["x.log_rms", "x.log_kurtosis"]
+    assert extractor.names[7:] == ["z.log_rms", "z.log_kurtosis", "z.log_crest", "z.skewness",
+                                   "z.band_100_200", "z.band_200_400", "z.envelope_peak"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"window": 1000}, "power of two"), ({"channels": [3]}, "channels"), ({"hop": 0}, "hop"),
+     ({"bands_hz": [[200, 2000]]}, "outside the spectrum"), ({"version": 2}, "version")],
+)
+def test_bad_spec_is_rejected(change, message):
+    with pytest.raises(ValueError, match=message):
+        features.FeatureExtractor({**SPEC, **change})
+
+
+def test_summary_only_axes_are_skipped_when_asked():
+    rng = np.random.default_rng(4)
+    samples = interleave(*(rng.normal(0, 0.1, N) for _ in range(3)))
+    extractor = features.FeatureExtractor(SPEC)
+    full, lean = array("f", bytes(4 * extractor.size)), array("f", bytes(4 * extractor.size))
+    extractor.compute(samples, full)
+    x_rms = extractor.summary[features.RMS]
+    extractor.summary[features.RMS] = -1.0
+    extractor.compute(samples, lean, summary=False)
+    assert list(full) == list(lean)
+    assert x_rms > 0 and extractor.summary[features.RMS] == -1.0
+
+
+@pytest.mark.micropython
+def test_micropython_computes_what_cpython_computes(micropython):
+    rng = np.random.default_rng(11)
+    t = np.arange(N) / RATE
+    z = rng.normal(0, 0.02, N) + 0.1 * np.sin(2 * np.pi * 1150 * t) * (np.sin(2 * np.pi * 41 * t) > 0.9)
+    samples = interleave(rng.normal(0, 0.05, N), 0.3 * np.sin(2 * np.pi * 120 * t), z)
+    code = """
+from array import array
+from monitor import features
+extractor = features.FeatureExtractor(features.DEFAULT_SPEC)
+samples = array("f")
+with open("/samples.bin", "rb") as f:
+    samples.extend(array("f", f.read()))
+out = array("f", bytearray(4 * extractor.size))
+extractor.compute(samples, out)
+print(list(out))
+print(list(extractor.summary))
+"""
+    result = micropython(code, files={"/samples.bin": bytes(samples)})
+    node_out, node_summary = (json.loads(line) for line in result.stdout.split("\n")[:2])
+    extractor = features.FeatureExtractor(SPEC)
+    out = array("f", bytes(4 * extractor.size))
+    extractor.compute(samples, out)
+    np.testing.assert_allclose(node_out, list(out), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(node_summary, list(extractor.summary), rtol=1e-5, atol=1e-6)
