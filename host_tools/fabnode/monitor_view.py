@@ -18,7 +18,7 @@ import click
 from fabnode.monitor import Disconnected, PortEvent, Reconnected
 from fabnode.telemetry import Corrupt, Gap, Reboot, Record, Text, Traceback
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = ("info", "warn", "error")  # docs/protocol.md, `log` records
 
 # C0/C1 control characters (tab excepted), DEL and the Unicode bidi overrides that reorder text.
 _UNSAFE = [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0),
@@ -73,7 +73,9 @@ def status_text(payload: dict[str, Any]) -> str:
         threshold = payload.get("threshold")
         parts.append(f"score {score:.3f}" + (f"/{threshold:.3f}" if threshold is not None else ""))
     if payload.get("alarm"):
-        parts.append("ALARM")
+        parts.append("ALARM " + ",".join(map(str, payload.get("alarms") or [])))
+    if payload.get("faults"):
+        parts.append("FAULT " + ",".join(map(str, payload["faults"])))
     if payload.get("safe_mode"):
         parts.append("SAFE MODE")
     return "  ".join(parts) or _compact(payload)
@@ -136,8 +138,10 @@ class ConsoleView:
             self._status[node] = neutralize(status_text(payload))
             return None if self.live else f"{node} status  {self._status[node]}"
         if event.type == "hello":
-            fields = ("board", "fw", "model", "reset", "micropython")
+            fields = ("board", "fw", "model", "sensor", "reset", "micropython")
             head = "  ".join(f"{k} {neutralize(str(payload[k]))}" for k in fields if payload.get(k) is not None)
+            if payload.get("safe_mode"):
+                head += "  SAFE MODE"
             return self._style(f"== {node} ({neutralize(item.port)})  {head or _compact(payload)}", bold=True)
         if event.type == "alarm":
             return self._alarm(item, node, payload)
@@ -146,10 +150,10 @@ class ConsoleView:
         return f"{node} {neutralize(event.type)}  {neutralize(_compact(payload))}"
 
     def _alarm(self, item: PortEvent, node: str, payload: dict[str, Any]) -> str:
-        what = neutralize(str(payload.get("source") or payload.get("kind") or "alarm"))
+        what = neutralize(str(payload.get("kind", "alarm")))
         key = (node, what)
-        details = neutralize(_compact({k: v for k, v in payload.items() if k not in ("state", "source")}))
-        if payload.get("state") == "clear":
+        details = neutralize(_compact({k: v for k, v in payload.items() if k not in ("event", "kind")}))
+        if payload.get("event") == "clear":
             started = self._alarm_start.pop(key, None)
             since = f" (started {clock(started)}, lasted {item.time - started:.1f} s)" if started else ""
             return self._style(f"{node} ALARM CLEARED {what}{since}  {details}", fg="green", bold=True)
@@ -223,3 +227,16 @@ _RENDERERS: dict[type, Callable[[ConsoleView, PortEvent], str | None]] = {
     Disconnected: ConsoleView._disconnected,
     Reconnected: ConsoleView._reconnected,
 }
+
+
+def reply_text(reply: Record) -> str:
+    """A command's ``reply`` for a person: what was asked, ok or why not, and the data."""
+    payload = reply.payload
+    head = f"{neutralize(reply.node)} {neutralize(str(payload.get('cmd', '?')))}: "
+    if not payload.get("ok"):
+        return head + "FAILED " + neutralize(str(payload.get("error", "no reason given")))
+    data = payload.get("data")
+    if isinstance(data, dict) and data:
+        lines = [f"  {neutralize(str(k))}: {neutralize(json.dumps(v))}" for k, v in data.items()]
+        return head + "ok\n" + "\n".join(lines)
+    return head + "ok"

@@ -16,7 +16,7 @@ from telemetry_streams import frame, session
 from fabnode.cli import cli
 from fabnode.errors import PortError
 from fabnode.monitor import Disconnected, Monitor, PortEvent, Reconnected
-from fabnode.monitor_view import ConsoleView, EventFilter, neutralize
+from fabnode.monitor_view import ConsoleView, EventFilter, neutralize, reply_text
 from fabnode.telemetry import Corrupt, Gap, Record
 from fabnode.telemetry_file import TelemetryWriter, read_saved
 
@@ -138,8 +138,8 @@ def test_view_shows_header_status_and_alarm_times() -> None:
         Record("hello", "n1", 0, 0, hello),
         Record("status", "n1", 1, 0, {"rate_hz": 3200, "velocity_mm_s": 5.1, "zone": "C", "score": 0.9,
                                        "threshold": 0.5, "temp_c": 31.0}),
-        Record("alarm", "n1", 2, 0, {"state": "start", "source": "anomaly", "score": 0.9}),
-        Record("alarm", "n1", 3, 0, {"state": "clear", "source": "anomaly"}),
+        Record("alarm", "n1", 2, 0, {"kind": "anomaly", "event": "start", "window": 7, "value": 0.9, "limit": 0.5}),
+        Record("alarm", "n1", 3, 0, {"kind": "anomaly", "event": "clear", "window": 40, "value": 0.2, "limit": 0.5}),
     ]):
         view.show(PortEvent("sim://a", 100.0 + 10 * t, record))
     text = out.getvalue()
@@ -149,9 +149,9 @@ def test_view_shows_header_status_and_alarm_times() -> None:
 
 
 def test_filter_by_type_and_log_level() -> None:
-    flt = EventFilter(frozenset({"log"}), "warning")
+    flt = EventFilter(frozenset({"log"}), "warn")
     log = lambda level: PortEvent("p", 0, Record("log", "n", 0, 0, {"level": level, "msg": ""}))  # noqa: E731
-    assert [flt.accepts(log(level)) for level in ("debug", "info", "warning", "error")] == [False, False, True, True]
+    assert [flt.accepts(log(level)) for level in ("info", "warn", "error")] == [False, True, True]
     assert not flt.accepts(PortEvent("p", 0, Record("status", "n", 0, 0, {})))
 
 
@@ -162,3 +162,20 @@ def test_raw_view_shows_lines_as_received_but_neutralised() -> None:
     view.show(PortEvent("p", 0.0, Record("log", "n1", 0, 0, {"msg": "hi"}, line)))
     view.show(PortEvent("p", 0.0, Corrupt("crc mismatch", b"FN1|\x1b[2J|x")))
     assert line.decode() in out.getvalue() and "FN1|\\x1b[2J|x  <- crc mismatch" in out.getvalue()
+
+
+def test_send_without_json_shows_the_reply_for_a_person(node: FakeNode) -> None:
+    result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--send", "!selftest"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("n1 selftest: ok") and "heap_free" not in result.output
+    failed = reply_text(Record("reply", "n1", 1, 1, {"cmd": "stream", "ok": False, "error": "bad \x1b[2J mode"}))
+    assert failed == "n1 stream: FAILED bad \\x1b[2J mode"
+
+
+def test_send_to_a_silent_node_times_out_with_a_hint() -> None:
+    silent = FakeNode()
+    try:
+        result = CliRunner().invoke(cli, ["monitor", "-p", silent.url, "--send", "status", "--timeout", "0.3"])
+    finally:
+        silent.close()
+    assert result.exit_code == 1 and "no reply to `status`" in str(result.exception)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -12,7 +11,7 @@ import click
 from fabnode.cli.options import baud_option, json_option, ports_option
 from fabnode.errors import UsageError
 from fabnode.monitor import Monitor
-from fabnode.monitor_view import LOG_LEVELS, ConsoleView, EventFilter, neutralize
+from fabnode.monitor_view import LOG_LEVELS, ConsoleView, EventFilter, reply_text
 from fabnode.output import emit_json, is_interactive
 from fabnode.telemetry_file import TelemetryWriter, event_json
 
@@ -48,7 +47,7 @@ def monitor(ports: tuple[str, ...], baud: int | None, as_json: bool, save: Path 
                 if as_json:
                     emit_json(reply.to_json())
                 else:
-                    click.echo(f"{neutralize(reply.node)} reply  {neutralize(json.dumps(reply.payload))}")
+                    click.echo(reply_text(reply))
             return
         _watch(mon, as_json=as_json, save=save, event_filter=EventFilter(frozenset(types), level),
                duration=duration, raw=raw)
