@@ -12,6 +12,7 @@ import click
 
 from fabnode import __version__
 from fabnode.cli import boards as boards_cmd
+from fabnode.cli import collect as collect_cmd
 from fabnode.cli import monitor as monitor_cmd
 from fabnode.cli import ports as ports_cmd
 from fabnode.errors import EXIT_FAILED, EXIT_USAGE, FabnodeError
@@ -35,6 +36,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 cli.add_command(boards_cmd.boards)
 cli.add_command(ports_cmd.ports)
 cli.add_command(monitor_cmd.monitor)
+cli.add_command(collect_cmd.collect_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -53,31 +55,40 @@ def monitor(ports: tuple[str, ...], baud: int | None, as_json: bool, save: Path 
                duration=duration, raw=raw)
 
 
-def _watch(mon: Monitor, *, as_json: bool, save: Path | None, event_filter: EventFilter,
-           duration: float | None, raw: bool) -> None:
+@contextmanager
+def ctrl_c_stops() -> Iterator[threading.Event]:
+    """An event Ctrl-C sets instead of raising, so a loop stops between two complete writes."""
     stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    # Ctrl-C sets a flag the loop checks, so it never lands in the middle of a saved line.
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main_thread else None
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _watch(mon: Monitor, *, as_json: bool, save: Path | None, event_filter: EventFilter,
+           duration: float | None, raw: bool) -> None:
     view = ConsoleView(sys.stdout, live=is_interactive() and not raw, raw=raw, color=is_interactive())
     writer = TelemetryWriter(save) if save is not None else None
     try:
-        for item in mon.watch(duration=duration, stop=stop):
-            if not event_filter.accepts(item):
-                continue
-            if writer is not None:
-                writer.write(item)
-            if as_json:
-                emit_json(event_json(item))
-            else:
-                view.show(item)
+        with ctrl_c_stops() as stop:
+            for item in mon.watch(duration=duration, stop=stop):
+                if not event_filter.accepts(item):
+                    continue
+                if writer is not None:
+                    writer.write(item)
+                if as_json:
+                    emit_json(event_json(item))
+                else:
+                    view.show(item)
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous)
         view.close()
         if writer is not None:
             writer.close()
