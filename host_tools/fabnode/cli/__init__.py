@@ -15,6 +15,7 @@ from fabnode.cli import boards as boards_cmd
 from fabnode.cli import collect as collect_cmd
 from fabnode.cli import monitor as monitor_cmd
 from fabnode.cli import ports as ports_cmd
+from fabnode.cli import report as report_cmd
 from fabnode.errors import EXIT_FAILED, EXIT_USAGE, FabnodeError
 
 
@@ -37,6 +38,7 @@ cli.add_command(boards_cmd.boards)
 cli.add_command(ports_cmd.ports)
 cli.add_command(monitor_cmd.monitor)
 cli.add_command(collect_cmd.collect_cmd)
+cli.add_command(report_cmd.report_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:
