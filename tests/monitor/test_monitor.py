@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 from fake_node import FakeNode
-from telemetry_streams import frame, session
+from telemetry_streams import frame, session, status
 
 from fabnode.cli import cli
 from fabnode.errors import PortError
@@ -179,3 +181,64 @@ def test_send_to_a_silent_node_times_out_with_a_hint() -> None:
     finally:
         silent.close()
     assert result.exit_code == 1 and "no reply to `status`" in str(result.exception)
+
+
+def test_replugged_usb_port_is_found_by_serial_number_under_a_new_name(node: FakeNode,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real USB port comes back as /dev/ttyUSB1 after the replug; same serial number, same node."""
+    import fabnode.monitor as monitor_module
+
+    present = {"/dev/ttyUSB0": "A5069RR4"}
+    opened: list[str] = []
+    real_open = monitor_module.open_serial
+
+    def comports() -> list[SimpleNamespace]:
+        return [SimpleNamespace(device=d, serial_number=s) for d, s in present.items()]
+
+    def open_device(device: str, baud: int | None = None) -> object:
+        if device not in present:
+            raise PortError(f"cannot open {device}")
+        opened.append(device)
+        return real_open(node.url, baud)
+
+    monkeypatch.setattr(monitor_module.list_ports, "comports", comports)
+    monkeypatch.setattr(monitor_module, "open_serial", open_device)
+    lines = session(records=6)
+    with Monitor(["/dev/ttyUSB0"]) as mon:
+        play(node, lines[:2])
+        events = until(mon, Record, 2)
+        present.clear()
+        node.unplug(0.3)
+        present["/dev/ttyUSB1"] = "A5069RR4"
+        events += until(mon, Reconnected)
+        play(node, lines[4:])
+        events += until(mon, Record, 2)
+    assert opened == ["/dev/ttyUSB0", "/dev/ttyUSB1"]
+    reconnected = next(i.event for i in events if isinstance(i.event, Reconnected))
+    assert reconnected.device == "/dev/ttyUSB1"
+    assert all(i.port == "/dev/ttyUSB0" for i in events)  # still reported under the name asked for
+    assert Gap("n1", 2, 4) in [i.event for i in events]
+
+
+def test_live_view_keeps_one_status_line_per_node_at_the_bottom() -> None:
+    out = io.StringIO()
+    view = ConsoleView(out, live=True)
+    view.show(PortEvent("p", 0.0, Record("status", "a", 1, 0, status(velocity=1.0))))
+    view.show(PortEvent("p", 0.0, Record("status", "b", 1, 0, status(velocity=2.0))))
+    view.show(PortEvent("p", 0.0, Record("log", "a", 2, 0, {"level": "info", "msg": "hi"})))
+    view.close()
+    text = out.getvalue()
+    assert "status " not in text  # status goes to the live lines, not the log
+    assert text.count("\x1b[2F\x1b[J") == 2 and text.endswith("\x1b[2F\x1b[J")  # redrawn, then cleared at exit
+    assert text.rindex("[a] ") > text.rindex("a log  level=info, msg=hi")
+
+
+def test_human_output_has_host_time_on_every_line(node: FakeNode) -> None:
+    node_thread = threading.Thread(target=play, args=(node, session(records=4)))
+    node_thread.start()
+    result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--duration", "0.6"])
+    node_thread.join()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and all(re.match(r"\d\d:\d\d:\d\d\.\d\d\d ", line) for line in lines)
+    assert "== n1" in lines[0] and "4 records, 0 corrupted lines" in result.stderr
