@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,10 +25,11 @@ import numpy.typing as npt
 
 from fabnode.errors import FabnodeError, UsageError
 from fabnode.monitor import DEFAULT_BAUD, Monitor, PortEvent
-from fabnode.telemetry import Corrupt, Gap, Record
+from fabnode.telemetry import SEQ_MODULO, Corrupt, Gap, Record
 from fabnode.telemetry_file import host_time
 
 MODES = ("raw", "features")
+INDEX_MODULO = SEQ_MODULO  # frame indexes wrap like sequence numbers (firmware sampler.FRAME_MODULO)
 INDEX_FILE = "index.json"
 # Bytes per sample of each sensor's raw counts (docs/protocol.md `raw`: <i2, or <i4 for 20-bit).
 SAMPLE_BYTES = {"adxl355": 4}
@@ -35,6 +37,7 @@ DEFAULT_SAMPLE_BYTES = 2
 # JSON, header and CRC around each block's base64 text.
 BLOCK_OVERHEAD_BYTES = 160
 BITS_PER_BYTE = 10  # start + 8 data + stop
+_B64_PIECE = re.compile(r"[^=]*=*")
 
 
 class CollectError(FabnodeError):
@@ -49,9 +52,14 @@ def raw_baud_needed(rate_hz: float, axes: int, sample_bytes: int, hop: int) -> i
 
 
 def decode_block(payload: dict[str, Any]) -> npt.NDArray[Any]:
-    """The array a ``raw`` record carries (base64 little-endian bytes of ``dtype`` and ``shape``)."""
+    """The array a ``raw`` record carries (base64 little-endian bytes of ``dtype`` and ``shape``).
+
+    The node may send the base64 of several buffers back to back, so padding can occur inside
+    the text; each padded piece is decoded on its own (a plain decode would stop at the first).
+    """
     try:
-        data = base64.b64decode(payload["data"], validate=True)
+        text = payload["data"]
+        data = b"".join(base64.b64decode(piece, validate=True) for piece in _B64_PIECE.findall(text) if piece)
         return np.frombuffer(data, dtype=np.dtype(payload["dtype"])).reshape(payload["shape"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CollectError(f"a raw record does not hold the array it describes: {exc}") from exc
@@ -71,6 +79,7 @@ class NodeDataset:
     next_index: int | None = None  # frame index (raw) or window number (features) expected next
     discontinuities: list[tuple[int, int]] = field(default_factory=list)  # (array row, units lost)
     rows: int = 0
+    bad_blocks: int = 0
     gaps: int = 0
     corrupt: int = 0
     started: float = 0.0
@@ -87,7 +96,11 @@ class NodeDataset:
     def add(self, payload: dict[str, Any]) -> None:
         if payload.get("kind") != self.mode:
             return
-        block = decode_block(payload)
+        try:
+            block = decode_block(payload)
+        except CollectError:
+            self.bad_blocks += 1  # a firmware bug, not noise (the CRC matched): skipped and counted
+            return
         if self.mode == "raw":
             index, size = int(payload["first"]), len(block)
             self.scale_g = float(payload["scale_g"])
@@ -97,11 +110,11 @@ class NodeDataset:
             block = block.astype(np.float32).reshape(1, -1)
         self.rate_hz = float(payload.get("rate_hz") or self.rate_hz or 0) or None
         if self.next_index is not None and index != self.next_index:
-            lost = index - self.next_index
-            if lost < 0:  # the node restarted its count: nothing to join to
+            lost = (index - self.next_index) % INDEX_MODULO
+            if lost >= INDEX_MODULO // 2:  # counting went back: the node restarted, nothing to join to
                 lost = 0
             self.discontinuities.append((self.rows, lost))
-        self.next_index = index + size
+        self.next_index = (index + size) % INDEX_MODULO
         self.blocks.append(block)
         self.rows += len(block)
 
@@ -135,6 +148,7 @@ class NodeDataset:
             "dropped_unit": "frames" if self.mode == "raw" else "windows",
             "discontinuities": [list(d) for d in self.discontinuities],
             "sequence_gaps": self.gaps,
+            "bad_blocks": self.bad_blocks,
             "corrupt_lines": self.corrupt,
         }
         if self.mode == "raw":

@@ -167,10 +167,6 @@ class Decoder:
         self._end_traceback(events)
         return events
 
-    def forget_sequences(self) -> None:
-        """Stop gap checking until each node's next record (the stream was interrupted)."""
-        self._last_seq.clear()
-
     def _line(self, line: bytes, events: list[Event]) -> None:
         if line.startswith(MAGIC):
             self._telemetry(line, events)

@@ -16,7 +16,7 @@ from fake_node import FakeNode
 from telemetry_streams import HELLO, frame
 
 from fabnode.cli import cli
-from fabnode.collect import CollectError, check_baud, collect, raw_baud_needed
+from fabnode.collect import CollectError, NodeDataset, check_baud, collect, decode_block, raw_baud_needed
 from fabnode.recordings import load_recording
 
 SCALE_G = 0.0039
@@ -113,3 +113,23 @@ def test_raw_refused_when_the_baud_is_too_low() -> None:
     assert err.value.hint is not None and "-b 460800" in err.value.hint
     check_baud("/dev/ttyUSB0", 460800, HELLO)
     check_baud("socket://127.0.0.1:1", 115200, HELLO)
+
+
+def test_block_sent_as_several_padded_base64_pieces_decodes_whole() -> None:
+    frames = np.arange(8, dtype="<i2").reshape(4, 2)  # 4-byte pieces: each base64 piece is padded
+    pieces = "".join(base64.b64encode(row.tobytes()).decode() for row in frames)
+    assert "=" in pieces[:-2]
+    block = decode_block({"dtype": "<i2", "shape": [4, 2], "data": pieces})
+    np.testing.assert_array_equal(block, frames)
+
+
+def test_frame_index_wrap_is_not_a_loss() -> None:
+    dataset = NodeDataset("p", "raw", None)
+    top = (1 << 30) - 4
+    for first in (top, 0, 8):
+        payload = {"kind": "raw", "dtype": "<i2", "shape": [4, 1], "first": first, "scale_g": 1.0,
+                   "rate_hz": 100, "data": base64.b64encode(np.zeros(4, "<i2").tobytes()).decode()}
+        dataset.add(payload)
+    assert dataset.discontinuities == [(8, 4)] and dataset.rows == 12
+    dataset.add({"kind": "raw", "dtype": "<i2", "shape": [9, 1], "first": 0, "scale_g": 1.0, "data": "AA=="})
+    assert dataset.bad_blocks == 1
