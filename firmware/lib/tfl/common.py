@@ -1,0 +1,201 @@
+"""Integer arithmetic shared by the kernels, named after TFLM's so the two read side by side.
+
+TFLM (kernels/internal/common.h, quantization_util.cc) computes requantization multipliers in
+double precision. The ESP32 port of MicroPython has single-precision floats, so multipliers are
+derived here by exact integer arithmetic from the float32 bit patterns stored in the model: the
+result is the same on every MicroPython build and under CPython.
+
+Eval-time helpers keep every intermediate below 2**30 (MicroPython's small-int range on 32-bit
+ports), so they allocate nothing on the heap for the values int8 kernels produce.
+"""
+
+from array import array
+
+INT32_MIN = -2147483648
+INT32_MAX = 2147483647
+
+# Fused activation codes of the schema (ActivationFunctionType).
+ACT_NONE = 0
+ACT_RELU = 1
+ACT_RELU_N1_TO_1 = 2
+ACT_RELU6 = 3
+
+_f32 = array("f", [0.0])
+
+
+def to_float32(x):
+    """``x`` rounded to the nearest float32 (a no-op where floats are single precision)."""
+    _f32[0] = x
+    return _f32[0]
+
+
+def round_half_away(x):
+    """TfLiteRound (std::round): nearest integer, halves away from zero; exact in any precision."""
+    whole = int(x)
+    frac = x - whole
+    if frac >= 0.5:
+        return whole + 1
+    if frac <= -0.5:
+        return whole - 1
+    return whole
+
+
+def float32_parts(bits):
+    """A positive finite float32 given by its bit pattern, as (m, e) with value m * 2**e exactly."""
+    exponent = (bits >> 23) & 0xFF
+    mantissa = bits & 0x7FFFFF
+    if exponent == 0:
+        return mantissa, -149
+    return mantissa | 0x800000, exponent - 150
+
+
+def _bit_length(x):
+    # MicroPython ints have no bit_length().
+    n = 0
+    while x >> (n + 16):
+        n += 16
+    while x >> n:
+        n += 1
+    return n
+
+
+def exact_round(num, den, bits):
+    """The quotient num/den of exact values (m, e), rounded to ``bits`` significant bits, nearest-even.
+
+    Returns (m, e) with 2**(bits-1) <= m < 2**bits: what a float with a ``bits``-bit significand
+    (53: double, 24: float32) holds after one correctly rounded division.
+    """
+    num_m, num_e = num
+    den_m, den_e = den
+    shift = bits - (_bit_length(num_m) - _bit_length(den_m))
+    while True:
+        if shift >= 0:
+            q, r = divmod(num_m << shift, den_m)
+            d = den_m
+        else:
+            d = den_m << -shift
+            q, r = divmod(num_m, d)
+        if q >> bits:
+            shift -= 1
+        elif not q >> (bits - 1):
+            shift += 1
+        else:
+            break
+    if 2 * r > d or (2 * r == d and q & 1):
+        q += 1
+        if q >> bits:
+            q >>= 1
+            shift -= 1
+    return q, num_e - den_e - shift
+
+
+def product(*values):
+    """Exact product of values given as (m, e)."""
+    m, e = 1, 0
+    for vm, ve in values:
+        m *= vm
+        e += ve
+    return m, e
+
+
+def quantize_multiplier(value):
+    """QuantizeMultiplier: a positive double (m, e) -> (quantized_multiplier, shift), as TFLM.
+
+    frexp gives q in [0.5, 1); q * 2**31 is rounded half away from zero (TfLiteRound).
+    """
+    m, e = value
+    if m == 0:
+        return 0, 0
+    m, e = exact_round((m, e), (1, 0), 53)
+    shift = e + 53
+    q_fixed = (m + (1 << 21)) >> 22
+    if q_fixed == 1 << 31:
+        q_fixed >>= 1
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q_fixed, shift
+
+
+def double_multiplier(num, den):
+    """QuantizeMultiplier(double(num) / double(den)) for exact values num, den given as (m, e).
+
+    The product of two float32 values is exact in double, so only the division rounds.
+    """
+    return quantize_multiplier(exact_round(num, den, 53))
+
+
+def saturating_rounding_doubling_high_mul(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2**31), a, b int32.
+
+    The 62-bit product is formed in 15-bit limbs so no intermediate leaves the small-int range.
+    """
+    if a == INT32_MIN and b == INT32_MIN:
+        return INT32_MAX
+    negative = (a < 0) != (b < 0)
+    if a < 0:
+        a = -a
+    if b < 0:
+        b = -b
+    a0 = a & 0x7FFF
+    a1 = (a >> 15) & 0x7FFF
+    a2 = a >> 30
+    b0 = b & 0x7FFF
+    b1 = (b >> 15) & 0x7FFF
+    b2 = b >> 30
+    # The nudge (2**30 for a positive product, 2**30 - 1 for the magnitude of a negative one,
+    # since C division truncates toward zero) enters as limb digits.
+    if negative:
+        t = a0 * b0 + 0x7FFF
+        t = (t >> 15) + a0 * b1 + 0x7FFF
+        nudge2 = 0
+    else:
+        t = a0 * b0
+        t = (t >> 15) + a0 * b1
+        nudge2 = 1
+    u = (t & 0x7FFF) + a1 * b0
+    v = a1 * b1 + (t >> 15)
+    w = (v & 0x7FFF) + (u >> 15) + a0 * b2 + a2 * b0 + nudge2
+    high = ((w & 0x7FFF) >> 1) + (((v >> 15) + (w >> 15) + a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+    return -high if negative else high
+
+
+def rounding_divide_by_pot(x, exponent):
+    """gemmlowp RoundingDivideByPOT: x / 2**exponent, rounding half away from zero."""
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def wrap_int32(x):
+    """x as the int32 a C multiplication would leave (two's complement wrap-around)."""
+    return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def multiply_by_quantized_multiplier(x, quantized_multiplier, shift):
+    """MultiplyByQuantizedMultiplier (double rounding, TFLM's default build)."""
+    if shift > 0:
+        x = wrap_int32(x << shift)
+        shift = 0
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, quantized_multiplier), -shift)
+
+
+def quantize_value(value, scale, zero_point):
+    """zero_point + TfLiteRound(value / scale) with the division in float32, as TFLM's kernels."""
+    return zero_point + round_half_away(to_float32(value / scale))
+
+
+def calculate_activation_range_quantized(activation, scale, zero_point, qmin=-128, qmax=127):
+    """CalculateActivationRangeQuantized: the clamp bounds a fused activation implies."""
+    if activation == ACT_NONE:
+        return qmin, qmax
+    if activation == ACT_RELU:
+        return max(qmin, quantize_value(0.0, scale, zero_point)), qmax
+    if activation == ACT_RELU6:
+        return (max(qmin, quantize_value(0.0, scale, zero_point)),
+                min(qmax, quantize_value(6.0, scale, zero_point)))
+    if activation == ACT_RELU_N1_TO_1:
+        return (max(qmin, quantize_value(-1.0, scale, zero_point)),
+                min(qmax, quantize_value(1.0, scale, zero_point)))
+    return None

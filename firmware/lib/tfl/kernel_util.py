@@ -1,0 +1,77 @@
+"""Helpers kernels use while preparing (TFLM: kernel_util): options, checks, constants, scales."""
+
+import struct
+
+from tfl import ModelError
+from tfl.common import float32_parts
+from tfl.schema import INT8, INT32, TYPE_NAMES
+
+
+def option(g, op, index, fmt, size, default):
+    """Field ``index`` of the operator's builtin options table."""
+    if not op.options:
+        return default
+    return g.fb.scalar(op.options, index, fmt, size, default)
+
+
+def option_ints(g, op, index):
+    if not op.options:
+        return []
+    return g.fb.scalars(op.options, index, "<i", 4, "operator options")
+
+
+def tensor(g, op, position, name, dtypes=(INT8,), optional=False):
+    """The tensor at input ``position`` (negative: output -position-1), checked for its type."""
+    indices = op.inputs if position >= 0 else op.outputs
+    slot = position if position >= 0 else -position - 1
+    index = indices[slot] if slot < len(indices) else -1
+    if index < 0:
+        if optional:
+            return -1, None
+        raise ModelError(f"{op_name(op)} needs its {name} tensor")
+    t = g.tensors[index]
+    if t.dtype not in dtypes:
+        raise ModelError("{}: {} tensor has type {}; supported: {}".format(
+            op_name(op), name, t.type_name, ", ".join(TYPE_NAMES[d] for d in dtypes)))
+    if t.dtype == INT8 and not t.scale_bits:
+        raise ModelError(f"{op_name(op)}: {name} tensor is int8 but not quantized")
+    for bits in t.scale_bits:
+        if not 0 < bits < 0x7F800000:
+            raise ModelError(f"{op_name(op)}: {name} tensor has a scale that is not a positive finite number")
+    return index, t
+
+
+def check_counts(op, inputs, outputs=1):
+    """The operator has ``inputs`` inputs (an int, or a (min, max) pair) and ``outputs`` outputs."""
+    low, high = inputs if isinstance(inputs, tuple) else (inputs, inputs)
+    if not low <= len(op.inputs) <= high or len(op.outputs) != outputs:
+        raise ModelError(f"{op_name(op)} has {len(op.inputs)} inputs and {len(op.outputs)} outputs; "
+                         f"expected {inputs} and {outputs}")
+
+
+def check(condition, op, message):
+    if not condition:
+        raise ModelError(f"{op_name(op)}: {message}")
+
+
+def same_quantization(a, b):
+    return a.scale_bits[:1] == b.scale_bits[:1] and a.zero_point == b.zero_point
+
+
+def scale(t, channel=0):
+    """Scale of ``t`` (for ``channel`` when per-channel) as an exact value (m, e)."""
+    return float32_parts(t.scale_bits[channel if len(t.scale_bits) > 1 else 0])
+
+
+def const_ints(g, index):
+    """Values of a constant int32 tensor."""
+    t = g.tensors[index]
+    if not t.is_constant or t.dtype != INT32:
+        raise ModelError(f"tensor {index} must be a constant int32 tensor")
+    return [struct.unpack_from("<i", g.buf, t.data_pos + 4 * i)[0] for i in range(t.size)]
+
+
+def op_name(op):
+    from tfl.opnames import name
+
+    return name(op)

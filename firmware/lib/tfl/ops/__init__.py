@@ -1,0 +1,29 @@
+"""Operator registry: builtin code -> (kernel module, prepare function), imported on first use.
+
+Each prepare(g, op) checks the operator like TFLM's Prepare, precomputes what Eval needs and
+returns (eval function, op data); the interpreter calls eval(data) on every invoke.
+"""
+
+from tfl import ModelError
+
+_KERNELS = {
+    6: ("quantize", "prepare_dequantize"),
+    9: ("fully_connected", "prepare"),
+    19: ("activations", "prepare_relu"),
+    21: ("activations", "prepare_relu6"),
+    22: ("reshape", "prepare"),
+    43: ("reshape", "prepare"),
+    70: ("reshape", "prepare"),
+    114: ("quantize", "prepare_quantize"),
+}
+
+
+def lookup(op):
+    """The prepare function for ``op``; ModelError naming the operator when unsupported."""
+    entry = _KERNELS.get(op.code)
+    if entry is None:
+        from tfl.kernel_util import op_name
+
+        raise ModelError(f"operator {op_name(op)} is not supported by this interpreter")
+    module = __import__("tfl.ops." + entry[0], None, None, (entry[1],))
+    return getattr(module, entry[1])

@@ -1,0 +1,43 @@
+"""RELU, RELU6, LOGISTIC, TANH on int8: TFLM's arithmetic evaluated once per possible input
+value at prepare time into a 256-entry table, so Eval is a lookup."""
+
+from array import array
+
+from tfl import loops
+from tfl.common import double_multiplier, multiply_by_quantized_multiplier, quantize_value
+from tfl.kernel_util import check, check_counts, scale, tensor
+
+
+def _prepare_table(g, op, function):
+    check_counts(op, 1)
+    x, input_t = tensor(g, op, 0, "input")
+    y, output_t = tensor(g, op, -1, "output")
+    check(input_t.size == output_t.size, op, "input and output sizes differ")
+    # Indexed by the input's unsigned byte: entries 0..127 for 0..127, 128..255 for -128..-1.
+    table = array("b", [function(v if v < 128 else v - 256) for v in range(256)])
+    return loops.lookup_table, (g.storage[x], g.storage[y], table)
+
+
+def prepare_relu(g, op):
+    """CalculateReluOpData / ReluQuantized: requantize, then clamp at the output's zero."""
+    check_counts(op, 1)
+    _, input_t = tensor(g, op, 0, "input")
+    _, output_t = tensor(g, op, -1, "output")
+    multiplier, shift = double_multiplier(scale(input_t), scale(output_t))
+    in_zp = input_t.zero_point
+    out_zp = output_t.zero_point
+    lo = max(-128, out_zp)
+
+    def relu(v):
+        return max(lo, min(127, out_zp + multiply_by_quantized_multiplier(v - in_zp, multiplier, shift)))
+
+    return _prepare_table(g, op, relu)
+
+
+def prepare_relu6(g, op):
+    """Relu6Quantized: clamp between the input's quantized 0 and 6."""
+    check_counts(op, 1)
+    _, input_t = tensor(g, op, 0, "input")
+    zero = input_t.zero_point
+    six = max(-128, min(127, quantize_value(6.0, input_t.scale, zero)))
+    return _prepare_table(g, op, lambda v: max(zero, min(six, v)))

@@ -1,0 +1,128 @@
+"""Build the interpreter's test models with TensorFlow and their golden vectors with TFLM.
+
+Needs the ``convert`` extra (TensorFlow); the test suite itself only reads what this writes:
+
+    python -m pip install -e ".[convert]"
+    python tests/tfl/make_models.py            # all models
+    python tests/tfl/make_models.py conv1d     # only the named ones
+
+For every model it writes ``tests/data/tfl/<name>.tflite`` and ``<name>.npz`` holding ``inputs``
+and ``outputs``: raw bytes (uint8 rows) of the input and of TFLM's output for each vector,
+random ones plus the int8 extremes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf
+from tflite_micro import runtime
+
+OUT = Path(__file__).resolve().parents[1] / "data" / "tfl"
+VECTORS = 96
+keras = tf.keras
+layers = keras.layers
+
+
+def convert(model: keras.Model, float_io: bool = False, per_channel_dense: bool = False,
+            seed: int = 0) -> bytes:
+    """Full-integer conversion; int8 model I/O unless ``float_io`` (QUANTIZE/DEQUANTIZE ops)."""
+    rng = np.random.default_rng(seed)
+    shape = [1, *model.input_shape[1:]]
+
+    def representative():
+        for _ in range(64):
+            yield [rng.normal(0.0, 1.0, shape).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not float_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
+    return converter.convert()
+
+
+def sequential(input_shape: tuple[int, ...], *stack: layers.Layer, seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input(input_shape, batch_size=1), *stack])
+
+
+def dense_autoencoder() -> bytes:
+    return convert(sequential((64,), layers.Dense(32, "relu"), layers.Dense(16, "relu"),
+                              layers.Dense(32, "relu"), layers.Dense(64)))
+
+
+def dense_per_channel() -> bytes:
+    return convert(sequential((24,), layers.Dense(20, "relu6"), layers.Dense(12, use_bias=False),
+                              layers.Dense(8, "relu"), seed=1), per_channel_dense=True, seed=1)
+
+
+def dense_float_io() -> bytes:
+    return convert(sequential((16,), layers.Dense(12, "relu"), layers.Dense(6), seed=2), float_io=True, seed=2)
+
+
+def reshape_relu() -> bytes:
+    # Activations on the graph input stay separate RELU / RELU6 operators.
+    return convert(sequential((4, 6), layers.ReLU(6.0), layers.Reshape((24,)), layers.Dense(10, "relu"),
+                              layers.Reshape((2, 5)), layers.Flatten(), layers.Dense(4), seed=3), seed=3)
+
+
+def relu_input() -> bytes:
+    return convert(sequential((2, 8), layers.ReLU(), layers.Reshape((16,)), layers.Dense(5), seed=4), seed=4)
+
+
+MODELS: dict[str, Callable[[], bytes]] = {
+    "dense_autoencoder": dense_autoencoder,
+    "dense_per_channel": dense_per_channel,
+    "dense_float_io": dense_float_io,
+    "reshape_relu": reshape_relu,
+    "relu_input": relu_input,
+}
+
+
+def golden_inputs(interpreter: runtime.Interpreter, rng: np.random.Generator) -> list[np.ndarray]:
+    detail = interpreter.get_input_details(0)
+    shape, dtype = detail["shape"], detail["dtype"]
+    if dtype == np.int8:
+        vectors = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8),
+                   np.resize(np.array([-128, 127], np.int8), shape)]
+        vectors += [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(VECTORS)]
+    else:
+        vectors = [np.full(shape, -1e6, np.float32), np.full(shape, 1e6, np.float32),
+                   np.zeros(shape, np.float32)]
+        vectors += [rng.normal(0.0, 2.0 + i / 8, shape).astype(np.float32) for i in range(VECTORS)]
+    return vectors
+
+
+def write(name: str, flatbuffer: bytes) -> None:
+    interpreter = runtime.Interpreter.from_bytes(flatbuffer)
+    rng = np.random.default_rng(len(name))
+    inputs, outputs = [], []
+    for vector in golden_inputs(interpreter, rng):
+        interpreter.set_input(vector, 0)
+        interpreter.invoke()
+        inputs.append(np.frombuffer(vector.tobytes(), np.uint8))
+        outputs.append(np.frombuffer(interpreter.get_output(0).tobytes(), np.uint8))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{name}.tflite").write_bytes(flatbuffer)
+    np.savez_compressed(OUT / f"{name}.npz", inputs=np.stack(inputs), outputs=np.stack(outputs))
+    print(f"{name}: {len(flatbuffer)} bytes, {len(inputs)} vectors")
+
+
+def main(names: list[str]) -> None:
+    for name in names or list(MODELS):
+        write(name, MODELS[name]())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
