@@ -8,15 +8,18 @@ CPython side collects each as a test; the MicroPython side runs a whole module i
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 CHECKS = Path(__file__).with_name("fwchecks")
+if str(CHECKS) not in sys.path:
+    sys.path.insert(0, str(CHECKS))  # the checks import each other (``fakes``) as on MicroPython
 
 
 def check_module(name: str) -> ModuleType:
-    return importlib.import_module(f"fwchecks.{name}")
+    return importlib.import_module(name)
 
 
 def check_functions(name: str) -> list[tuple[str, Callable[[], None]]]:
