@@ -1,0 +1,64 @@
+"""The shipped reference model: a valid package for its board that tells healthy from faulty bearings.
+
+A smoke version of bench/reference_model.py (the full evaluation, figures in docs/reference-model.md):
+a few windows of every recording, scored exactly as the node scores them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fabnode.boards import get_board
+from fabnode.models import package, training
+from fabnode.recordings import load_recording
+from fabnode.resources import models_dir
+
+REFERENCE = models_dir() / "bearing-hit-mfs-v1"
+WINDOWS = 4
+
+
+@pytest.fixture(scope="module")
+def reference() -> package.ModelPackage:
+    return package.load_package(REFERENCE)
+
+
+def test_reference_package_is_valid_for_its_board(reference):
+    package.check_board(reference, get_board("esp32-devkitc"))
+    assert reference.manifest["score"]["type"] == training.SCORE_TYPE
+    assert reference.manifest["agreement"]["decision_agreement"] == 1.0
+    assert [s["name"] for s in reference.manifest["training"]["sources"]] == [
+        "Normal_600.npy", "Normal_900.npy", "Normal_1200.npy"]
+
+
+@pytest.mark.parametrize("speed", [600, 900, 1200])
+def test_reference_model_separates_healthy_from_faulty(reference, bearing_data, speed):
+    spec = reference.feature_spec
+    threshold = reference.threshold
+    window = spec["window"]
+    for condition in ("Normal", "IR2", "IR5", "IR8", "OR2", "OR5", "OR8"):
+        recording = load_recording(bearing_data / f"{condition}_{speed}.npy")
+        # The last windows: the part each healthy file's threshold was checked on, not fitted.
+        samples = training.node_samples(recording, spec)[-WINDOWS * window:]
+        scores = training.detector_scores(reference.manifest, reference.model,
+                                          training.feature_matrix(samples, spec, hop=window))
+        if condition == "Normal":
+            assert np.all(scores < threshold), (condition, speed, scores)
+        else:
+            assert np.all(scores > threshold), (condition, speed, scores)
+
+
+def test_recipe_generalizes_to_an_unseen_speed(bearing_data):
+    """Bar 2 in small: trained on 600 and 1200 rpm healthy only, judged at 900 rpm."""
+    spec = training.default_spec(3200.0)
+    trained = training.train([load_recording(bearing_data / f"Normal_{rpm}.npy") for rpm in (600, 1200)], spec,
+                             epochs=1500)
+    manifest, model = training.build_package(trained, get_board("esp32-devkitc"), "bar2-smoke")
+
+    def scores(name: str) -> np.ndarray:
+        samples = training.node_samples(load_recording(bearing_data / f"{name}_900.npy"), spec)
+        return training.detector_scores(manifest, model, training.feature_matrix(samples, spec, hop=2048))
+
+    assert np.all(scores("Normal") < manifest["threshold"])
+    for fault in ("IR2", "OR2", "OR8"):
+        assert np.all(scores(fault) > manifest["threshold"]), fault
