@@ -249,7 +249,10 @@ def _stop_stream(mon: Monitor, port: str, seen: Callable[[PortEvent], None]) -> 
 def _write(dataset: NodeDataset, out_dir: Path) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(dataset.started))
     stem = f"{dataset.node}-{dataset.mode}-{stamp}" + (f"-{dataset.label}" if dataset.label else "")
-    path = out_dir / f"{stem}.npy"
+    path, copy = out_dir / f"{stem}.npy", 1
+    while path.exists():  # never overwrite: two nodes configured with one id, or a rerun in the same second
+        copy += 1
+        path = out_dir / f"{stem}-{copy}.npy"
     np.save(path, dataset.array())
     path.with_suffix(".json").write_text(json.dumps(dataset.sidecar(), indent=2) + "\n")
     return path

@@ -33,7 +33,8 @@ def counts(first: int, frames: int) -> np.ndarray:
 class StreamingNode(FakeNode):
     """Answers hello/stream commands and streams blocks while asked to; can lose some."""
 
-    def __init__(self, lose_blocks: tuple[int, ...] = ()) -> None:
+    def __init__(self, lose_blocks: tuple[int, ...] = (), node_id: str = "n1") -> None:
+        self.node_id = node_id
         self.seq = 0
         self.lose_blocks = lose_blocks
         self.streaming = threading.Event()
@@ -43,12 +44,13 @@ class StreamingNode(FakeNode):
 
     def record(self, kind: str, payload: dict[str, object]) -> bytes:
         self.seq += 1
-        return frame(kind, "n1", self.seq, self.seq * 10, payload)
+        return frame(kind, self.node_id, self.seq, self.seq * 10, payload)
 
     def answer(self, line: bytes) -> bytes:
         words = line.decode().lstrip("!").split()
         if words[0] == "hello":
-            return self.record("reply", {"cmd": "hello", "ok": True, "data": {**HELLO, "hop": HOP}})
+            return self.record("reply", {"cmd": "hello", "ok": True,
+                                         "data": {**HELLO, "hop": HOP, "node": self.node_id}})
         self.mode = words[1]
         (self.streaming.set if self.mode != "off" else self.streaming.clear)()
         return self.record("reply", {"cmd": "stream", "ok": True, "data": {"stream": self.mode}})
@@ -133,3 +135,16 @@ def test_frame_index_wrap_is_not_a_loss() -> None:
     assert dataset.discontinuities == [(8, 4)] and dataset.rows == 12
     dataset.add({"kind": "raw", "dtype": "<i2", "shape": [9, 1], "first": 0, "scale_g": 1.0, "data": "AA=="})
     assert dataset.bad_blocks == 1
+
+
+def test_several_ports_collect_at_once_one_file_per_node(tmp_path: Path) -> None:
+    nodes = [StreamingNode(node_id="press-1"), StreamingNode(node_id="press-2"), StreamingNode(node_id="press-2")]
+    try:
+        written = collect([n.url for n in nodes], tmp_path, mode="features", duration=0.3)
+    finally:
+        for n in nodes:
+            n.close()
+    names = sorted(path.name for _, path in written)
+    assert len(set(names)) == 3 and [n.split("-features-")[0] for n in names] == ["press-1", "press-2", "press-2"]
+    assert names[1] == names[2].replace(".npy", "-2.npy")  # the same id twice: nothing overwritten
+    assert all(dataset.rows > 3 and dataset.dropped == 0 for dataset, _ in written)
