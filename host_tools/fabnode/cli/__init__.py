@@ -13,9 +13,12 @@ import click
 from fabnode import __version__
 from fabnode.cli import boards as boards_cmd
 from fabnode.cli import collect as collect_cmd
+from fabnode.cli import model as model_cmd
 from fabnode.cli import monitor as monitor_cmd
 from fabnode.cli import ports as ports_cmd
 from fabnode.cli import report as report_cmd
+from fabnode.cli import score as score_cmd
+from fabnode.cli import train as train_cmd
 from fabnode.errors import EXIT_FAILED, EXIT_USAGE, FabnodeError
 
 
@@ -39,6 +42,9 @@ cli.add_command(ports_cmd.ports)
 cli.add_command(monitor_cmd.monitor)
 cli.add_command(collect_cmd.collect_cmd)
 cli.add_command(report_cmd.report_cmd)
+cli.add_command(train_cmd.train)
+cli.add_command(score_cmd.score)
+cli.add_command(model_cmd.model_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -191,8 +191,8 @@ def validate_manifest(manifest: Any) -> None:
     top.integer("flash_bytes", low=1)
     top.text("model_sha256", SHA256_PATTERN)
 
-    training = top.child("training")
-    for index, source in enumerate(training.items("sources")):
+    origin = top.child("training")
+    for index, source in enumerate(origin.items("sources")):
         entry = _Check(source, f"training.sources[{index}]")
         entry.text("name")
         entry.text("sha256", SHA256_PATTERN)
@@ -259,7 +259,7 @@ def alarm_state(alarm: dict[str, Any], where: _Check | None = None) -> Any:
 
 
 def feature_extractor(spec: dict[str, Any]) -> Any:
-    """The firmware's extractor for a manifest's feature spec; a spec it rejects is a PackageError."""
+    """The firmware's feature extractor for a manifest's spec; a spec it rejects is a PackageError."""
     use_firmware_lib()
     from monitor import features
 
@@ -267,7 +267,7 @@ def feature_extractor(spec: dict[str, Any]) -> Any:
         return features.FeatureExtractor(spec)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         detail = f"lacks {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise PackageError(f"manifest field 'features' is not a feature spec the firmware accepts: {detail}") from None
+        raise PackageError(f"manifest field 'features' is not valid: {detail}") from None
 
 
 def check_board(package: ModelPackage, board: Board, force: bool = False) -> None:

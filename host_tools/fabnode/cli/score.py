@@ -1,0 +1,46 @@
+"""``fabnode score``: score recordings exactly as a node running the model would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fabnode.cli.options import json_option
+from fabnode.cli.recording_options import rate_option
+from fabnode.models.package import load_package
+from fabnode.models.scoring import score_files
+from fabnode.output import emit_json, table
+
+model_option = click.option("--model", "package_path", required=True, metavar="PKG",
+                            type=click.Path(exists=True, path_type=Path), help="Model package (directory or .zip).")
+
+
+@click.command("score")
+@model_option
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@rate_option
+@json_option
+def score(package_path: Path, recordings: tuple[str, ...], rate: float | None, as_json: bool) -> None:
+    """Run the node's pipeline over recordings: features, int8 model, score, k-of-n alarm.
+
+    \b
+    --json: one object per window {"file", "window", "t", "score", "threshold", "anomaly"}
+    (t: seconds from the start of the file at which the window is complete), and after the
+    window that raised it each alarm event {"file", "window", "t", "alarm": "start"|"clear", ...}.
+    """
+    package = load_package(package_path)
+    results = score_files(package, recordings, rate)
+    if as_json:
+        for result in results:
+            for record in result.records():
+                emit_json(record)
+        return
+    rows = [{**r.summary(), "max_score": f"{r.summary()['max_score']:.4g}"} for r in results]
+    click.echo(f"model {package.id}, threshold {package.threshold:.4g}, alarm "
+               f"{package.manifest['alarm']['k']} of {package.manifest['alarm']['n']} windows")
+    click.echo(table(rows, ["file", "windows", "duration_s", "max_score", "over_threshold", "alarms"]))
+    for result in results:
+        for event in result.events:
+            click.echo(f"{result.file}: alarm {event.state} at {event.t:.2f} s (window {event.window}, "
+                       f"score {event.score:.4g})")
