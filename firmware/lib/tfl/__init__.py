@@ -10,6 +10,12 @@ invoke allocates nothing for int8 models. Kernel modules are imported when a mod
 
 from array import array
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tfl.schema import Tensor
+
 
 class ModelError(ValueError):
     """The model is malformed, inconsistent or uses something this interpreter does not support."""
@@ -18,25 +24,25 @@ class ModelError(ValueError):
 class TensorInfo:
     """Public description of a model input or output."""
 
-    def __init__(self, tensor):
+    def __init__(self, tensor: "Tensor") -> None:
         self.shape = tensor.shape
         self.dtype = tensor.type_name
         self.scale = tensor.scale
         self.zero_point = tensor.zero_point
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"TensorInfo(shape={self.shape!r}, dtype={self.dtype!r}, scale={self.scale!r}, "
                 f"zero_point={self.zero_point!r})")
 
 
-def _byte_view(storage):
+def _byte_view(storage: "Any") -> "Any":
     """A view of ``storage`` that raw bytes can be assigned to and read from."""
     # CPython only copies between views of one format; MicroPython copies raw bytes regardless
     # and has no cast().
     return memoryview(storage).cast("B") if _CAN_CAST else memoryview(storage)
 
 
-def _signed(buf):
+def _signed(buf: "Any") -> "Any":
     """The model bytes as signed int8 elements, so int8 weights read correctly in place."""
     if _CAN_CAST:
         view = memoryview(buf)
@@ -48,18 +54,18 @@ def _signed(buf):
 class _SignedBuffer:
     """Marks a buffer already holding the model as int8 elements (what Model.load reads into)."""
 
-    def __init__(self, data):
+    def __init__(self, data: "array[int]") -> None:
         self.data = data
 
 
 class Model:
     """A loaded model ready to invoke: tensors planned, kernels prepared."""
 
-    def __init__(self, buf, max_arena_bytes=1 << 20):
+    def __init__(self, buf: "Any", max_arena_bytes: int = 1 << 20) -> None:
         self._build(buf.data if isinstance(buf, _SignedBuffer) else _signed(buf), max_arena_bytes)
 
     @classmethod
-    def load(cls, path, max_arena_bytes=1 << 20):
+    def load(cls, path: str, max_arena_bytes: int = 1 << 20) -> "Model":
         """Load a .tflite file, reading it straight into the buffer the weights stay in."""
         import os
 
@@ -70,7 +76,7 @@ class Model:
                 raise ModelError(f"could not read all {size} bytes of {path}")
         return cls(_SignedBuffer(buf), max_arena_bytes)
 
-    def _build(self, buf, max_arena_bytes):
+    def _build(self, buf: "Any", max_arena_bytes: int) -> None:
         from tfl import graph
 
         self._buf = buf
@@ -83,14 +89,14 @@ class Model:
         self._input_bytes = [_byte_view(g.storage[i]) for i in g.inputs]
         self._output_bytes = [_byte_view(g.storage[i]) for i in g.outputs]
 
-    def input_buffer(self, index=0):
+    def input_buffer(self, index: int = 0) -> "Any":
         """Writable raw bytes of input ``index``: fill it and call ``invoke()`` to avoid a copy."""
         return self._input_bytes[index]
 
-    def output_buffer(self, index=0):
+    def output_buffer(self, index: int = 0) -> "Any":
         return self._output_bytes[index]
 
-    def invoke(self, inp=None):
+    def invoke(self, inp: "Any" = None) -> "Any":
         """Run the model on ``inp`` (raw bytes of the single input, or a sequence of them, one per
         input; None: the input buffers as they are). Returns the raw bytes of the single output
         (a view, valid until the next invoke), or a tuple of them for several outputs."""
@@ -110,7 +116,7 @@ class Model:
         return tuple(self._output_bytes)
 
 
-def _copy_into(target, data):
+def _copy_into(target: "Any", data: "Any") -> None:
     if _CAN_CAST:
         data = memoryview(data).cast("B")
     if len(data) != len(target):

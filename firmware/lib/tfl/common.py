@@ -23,13 +23,13 @@ ACT_RELU6 = 3
 _f32 = array("f", [0.0])
 
 
-def to_float32(x):
+def to_float32(x: float) -> float:
     """``x`` rounded to the nearest float32 (a no-op where floats are single precision)."""
     _f32[0] = x
     return _f32[0]
 
 
-def round_half_away(x):
+def round_half_away(x: float) -> int:
     """TfLiteRound (std::round): nearest integer, halves away from zero; exact in any precision."""
     whole = int(x)
     frac = x - whole
@@ -40,7 +40,7 @@ def round_half_away(x):
     return whole
 
 
-def float32_parts(bits):
+def float32_parts(bits: int) -> "tuple[int, int]":
     """A positive finite float32 given by its bit pattern, as (m, e) with value m * 2**e exactly."""
     exponent = (bits >> 23) & 0xFF
     mantissa = bits & 0x7FFFFF
@@ -49,7 +49,7 @@ def float32_parts(bits):
     return mantissa | 0x800000, exponent - 150
 
 
-def _bit_length(x):
+def _bit_length(x: int) -> int:
     # MicroPython ints have no bit_length().
     n = 0
     while x >> (n + 16):
@@ -59,7 +59,7 @@ def _bit_length(x):
     return n
 
 
-def exact_round(num, den, bits):
+def exact_round(num: "tuple[int, int]", den: "tuple[int, int]", bits: int) -> "tuple[int, int]":
     """The quotient num/den of exact values (m, e), rounded to ``bits`` significant bits, nearest-even.
 
     Returns (m, e) with 2**(bits-1) <= m < 2**bits: what a float with a ``bits``-bit significand
@@ -89,16 +89,7 @@ def exact_round(num, den, bits):
     return q, num_e - den_e - shift
 
 
-def product(*values):
-    """Exact product of values given as (m, e)."""
-    m, e = 1, 0
-    for vm, ve in values:
-        m *= vm
-        e += ve
-    return m, e
-
-
-def quantize_multiplier(value):
+def quantize_multiplier(value: "tuple[int, int]") -> "tuple[int, int]":
     """QuantizeMultiplier: a positive double (m, e) -> (quantized_multiplier, shift), as TFLM.
 
     frexp gives q in [0.5, 1); q * 2**31 is rounded half away from zero (TfLiteRound).
@@ -117,7 +108,7 @@ def quantize_multiplier(value):
     return q_fixed, shift
 
 
-def double_multiplier(num, den):
+def double_multiplier(num: "tuple[int, int]", den: "tuple[int, int]") -> "tuple[int, int]":
     """QuantizeMultiplier(double(num) / double(den)) for exact values num, den given as (m, e).
 
     The product of two float32 values is exact in double, so only the division rounds.
@@ -125,7 +116,7 @@ def double_multiplier(num, den):
     return quantize_multiplier(exact_round(num, den, 53))
 
 
-def saturating_rounding_doubling_high_mul(a, b):
+def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
     """gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2**31), a, b int32.
 
     The 62-bit product is formed in 15-bit limbs so no intermediate leaves the small-int range.
@@ -160,7 +151,7 @@ def saturating_rounding_doubling_high_mul(a, b):
     return -high if negative else high
 
 
-def rounding_divide_by_pot(x, exponent):
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
     """gemmlowp RoundingDivideByPOT: x / 2**exponent, rounding half away from zero."""
     mask = (1 << exponent) - 1
     remainder = x & mask
@@ -168,12 +159,12 @@ def rounding_divide_by_pot(x, exponent):
     return (x >> exponent) + (1 if remainder > threshold else 0)
 
 
-def wrap_int32(x):
+def wrap_int32(x: int) -> int:
     """x as the int32 a C multiplication would leave (two's complement wrap-around)."""
     return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
 
 
-def multiply_by_quantized_multiplier(x, quantized_multiplier, shift):
+def multiply_by_quantized_multiplier(x: int, quantized_multiplier: int, shift: int) -> int:
     """MultiplyByQuantizedMultiplier (double rounding, TFLM's default build)."""
     if shift > 0:
         x = wrap_int32(x << shift)
@@ -181,12 +172,13 @@ def multiply_by_quantized_multiplier(x, quantized_multiplier, shift):
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, quantized_multiplier), -shift)
 
 
-def quantize_value(value, scale, zero_point):
+def quantize_value(value: float, scale: float, zero_point: int) -> int:
     """zero_point + TfLiteRound(value / scale) with the division in float32, as TFLM's kernels."""
     return zero_point + round_half_away(to_float32(value / scale))
 
 
-def calculate_activation_range_quantized(activation, scale, zero_point, qmin=-128, qmax=127):
+def calculate_activation_range_quantized(activation: int, scale: float, zero_point: int, qmin: int = -128,
+                                         qmax: int = 127) -> "tuple[int, int] | None":
     """CalculateActivationRangeQuantized: the clamp bounds a fused activation implies."""
     if activation == ACT_NONE:
         return qmin, qmax

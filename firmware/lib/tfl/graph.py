@@ -4,13 +4,18 @@ from array import array
 
 from tfl import ModelError, planner, schema
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def build(buf, max_arena_bytes):
+    from tfl.schema import Graph
+
+
+def build(buf: "Any", max_arena_bytes: int) -> "Graph":
     """The parsed graph with ``storage`` (one view per tensor), ``steps`` and ``arena_bytes`` set."""
     from tfl import ops
 
     g = schema.parse(buf)
-    g.buf = buf
     preparers = [ops.lookup(op) for op in g.operators]
     _check_order(g)
     _allocate(g, max_arena_bytes)
@@ -18,7 +23,7 @@ def build(buf, max_arena_bytes):
     return g
 
 
-def _check_order(g):
+def _check_order(g: "Graph") -> None:
     """Operators run in file order: each reads only tensors that exist by then, each tensor is
     written once. This also rules out cycles."""
     ready = [t.is_constant for t in g.tensors]
@@ -41,7 +46,7 @@ def _check_order(g):
             raise ModelError(f"graph output tensor {t} is never written")
 
 
-def _allocate(g, max_arena_bytes):
+def _allocate(g: "Graph", max_arena_bytes: int) -> None:
     """Storage for every tensor: constants view the model buffer, int8 activations share the
     planned arena, the few float32/int32 activations (model I/O, shape arithmetic) get their own."""
     count = len(g.tensors)

@@ -6,21 +6,28 @@ from tfl import ModelError
 from tfl.common import float32_parts
 from tfl.schema import INT8, INT32, TYPE_NAMES
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def option(g, op, index, fmt, size, default):
+    from tfl.schema import Graph, Operator, Tensor
+
+
+def option(g: "Graph", op: "Operator", index: int, fmt: str, size: int, default: "Any") -> "Any":
     """Field ``index`` of the operator's builtin options table."""
     if not op.options:
         return default
     return g.fb.scalar(op.options, index, fmt, size, default)
 
 
-def option_ints(g, op, index):
+def option_ints(g: "Graph", op: "Operator", index: int) -> "list[int]":
     if not op.options:
         return []
     return g.fb.scalars(op.options, index, "<i", 4, "operator options")
 
 
-def tensor(g, op, position, name, dtypes=(INT8,), optional=False):
+def tensor(g: "Graph", op: "Operator", position: int, name: str, dtypes: "tuple[int, ...]" = (INT8,),
+           optional: bool = False) -> "tuple[int, Any]":
     """The tensor at input ``position`` (negative: output -position-1), checked for its type."""
     indices = op.inputs if position >= 0 else op.outputs
     slot = position if position >= 0 else -position - 1
@@ -41,7 +48,7 @@ def tensor(g, op, position, name, dtypes=(INT8,), optional=False):
     return index, t
 
 
-def check_counts(op, inputs, outputs=1):
+def check_counts(op: "Operator", inputs: "int | tuple[int, int]", outputs: int = 1) -> None:
     """The operator has ``inputs`` inputs (an int, or a (min, max) pair) and ``outputs`` outputs."""
     low, high = inputs if isinstance(inputs, tuple) else (inputs, inputs)
     if not low <= len(op.inputs) <= high or len(op.outputs) != outputs:
@@ -49,21 +56,21 @@ def check_counts(op, inputs, outputs=1):
                          f"expected {inputs} and {outputs}")
 
 
-def check(condition, op, message):
+def check(condition: bool, op: "Operator", message: str) -> None:
     if not condition:
         raise ModelError(f"{op_name(op)}: {message}")
 
 
-def same_quantization(a, b):
+def same_quantization(a: "Tensor", b: "Tensor") -> bool:
     return a.scale_bits[:1] == b.scale_bits[:1] and a.zero_point == b.zero_point
 
 
-def scale(t, channel=0):
+def scale(t: "Tensor", channel: int = 0) -> "tuple[int, int]":
     """Scale of ``t`` (for ``channel`` when per-channel) as an exact value (m, e)."""
     return float32_parts(t.scale_bits[channel if len(t.scale_bits) > 1 else 0])
 
 
-def const_ints(g, index):
+def const_ints(g: "Graph", index: int) -> "list[int]":
     """Values of a constant int32 tensor."""
     t = g.tensors[index]
     if not t.is_constant or t.dtype != INT32:
@@ -71,7 +78,7 @@ def const_ints(g, index):
     return [struct.unpack_from("<i", g.buf, t.data_pos + 4 * i)[0] for i in range(t.size)]
 
 
-def op_name(op):
+def op_name(op: "Operator") -> str:
     from tfl.opnames import name
 
     return name(op)

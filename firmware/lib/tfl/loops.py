@@ -8,8 +8,12 @@ from struct import pack_into, unpack_from
 
 from tfl.common import multiply_by_quantized_multiplier, round_half_away, to_float32
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def fully_connected(d):
+
+def fully_connected(d: "Any") -> None:
     """out[b, c] = clamp(requantize(bias[c] + sum_i x[b, i] * w[c, i]) + out_offset)."""
     x, w, bias, multipliers, shifts, out, batches, accum, depth, out_offset, lo, hi = d
     o = 0
@@ -27,14 +31,14 @@ def fully_connected(d):
             o += 1
 
 
-def lookup_table(d):
+def lookup_table(d: "Any") -> None:
     """out[i] = table[x[i]] over the input's bytes (a unary int8 operator prepared as a table)."""
     x, out, table = d
     for i in range(len(out)):
         out[i] = table[x[i] & 0xFF]
 
 
-def quantize_float(d):
+def quantize_float(d: "Any") -> None:
     """AffineQuantize from float32 bytes."""
     x, out, count, s, zp = d
     for i in range(count):
@@ -42,7 +46,7 @@ def quantize_float(d):
         out[i] = -128 if v < -128 else 127 if v > 127 else v
 
 
-def dequantize(d):
+def dequantize(d: "Any") -> None:
     """float32 bytes from int8 through a table of the 256 possible results."""
     x, out, count, table = d
     for i in range(count):

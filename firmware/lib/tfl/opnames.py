@@ -1,5 +1,9 @@
 """Builtin operator names by code (schema.fbs BuiltinOperator), for error messages only."""
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tfl.schema import Operator
+
 _NAMES = (
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE",
     "DEQUANTIZE", "EMBEDDING_LOOKUP", "FLOOR", "FULLY_CONNECTED", "HASHTABLE_LOOKUP",
@@ -40,7 +44,7 @@ _NAMES = (
 )
 
 
-def name(op):
+def name(op: "Operator") -> str:
     """Readable name of an operator: its builtin name, or the custom operator's own name."""
     if op.code == 32 and op.custom_name:
         return f"custom operator {op.custom_name}"

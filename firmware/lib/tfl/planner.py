@@ -7,13 +7,13 @@ that does not collide with an already placed buffer alive at the same time.
 _ALIGN = 4
 
 
-def plan(sizes, first_use, last_use):
+def plan(sizes: "list[int]", first_use: "list[int]", last_use: "list[int]") -> "tuple[list[int], int]":
     """Offsets for buffers ``sizes[i]`` alive from step ``first_use[i]`` to ``last_use[i]``.
 
     Returns (offsets, arena size in bytes).
     """
     order = sorted(range(len(sizes)), key=lambda i: -sizes[i])
-    placed = []
+    placed: list[int] = []
     offsets = [0] * len(sizes)
     arena = 0
     for i in order:

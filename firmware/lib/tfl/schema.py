@@ -7,6 +7,10 @@ ModelError here or in the graph checks of tfl.Model.
 from tfl import ModelError
 from tfl.flatbuffer import FlatBuffer
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # TensorType values and the element sizes of the types the kernels handle.
 FLOAT32 = 0
 INT32 = 2
@@ -25,7 +29,8 @@ MAX_ELEMENTS = 1 << 24
 class Tensor:
     """A tensor of the graph: shape, type, quantization and, for constants, where its data is."""
 
-    def __init__(self, shape, dtype, data_pos, data_len, scale_bits, scales, zero_points, quantized_dimension):
+    def __init__(self, shape: "tuple[int, ...]", dtype: int, data_pos: int, data_len: int, scale_bits: "list[int]",
+                 scales: "list[float]", zero_points: "list[int]", quantized_dimension: int) -> None:
         self.shape = shape
         self.dtype = dtype
         self.data_pos = data_pos
@@ -40,43 +45,55 @@ class Tensor:
         self.size = size
 
     @property
-    def is_constant(self):
+    def is_constant(self) -> bool:
         return self.data_len > 0
 
     @property
-    def scale(self):
+    def scale(self) -> float:
         return self.scales[0] if self.scales else 0.0
 
     @property
-    def zero_point(self):
+    def zero_point(self) -> int:
         return self.zero_points[0] if self.zero_points else 0
 
     @property
-    def type_name(self):
+    def type_name(self) -> str:
         return TYPE_NAMES.get(self.dtype, f"type {self.dtype}")
 
 
 class Operator:
     """One node: builtin operator code, tensor indices (-1: optional input left out), options table."""
 
-    def __init__(self, code, custom_name, inputs, outputs, options):
+    def __init__(self, code: int, custom_name: str, inputs: "list[int]", outputs: "list[int]", options: int) -> None:
         self.code = code
         self.custom_name = custom_name
         self.inputs = inputs
         self.outputs = outputs
+        # Set by tfl.graph.build: a view per tensor, the arena, the prepared (eval, data) steps.
+        self.storage: list[Any] = []
+        self.arena: Any = None
+        self.arena_bytes = 0
+        self.steps: list[tuple[Any, Any]] = []
         self.options = options
 
 
 class Graph:
-    def __init__(self, fb, tensors, operators, inputs, outputs):
+    def __init__(self, buf: "Any", fb: FlatBuffer, tensors: "list[Tensor]", operators: "list[Operator]",
+                 inputs: "list[int]", outputs: "list[int]") -> None:
+        self.buf = buf
         self.fb = fb
         self.tensors = tensors
         self.operators = operators
         self.inputs = inputs
         self.outputs = outputs
+        # Set by tfl.graph.build: a view per tensor, the arena, the prepared (eval, data) steps.
+        self.storage: list[Any] = []
+        self.arena: Any = None
+        self.arena_bytes = 0
+        self.steps: list[tuple[Any, Any]] = []
 
 
-def parse(buf):
+def parse(buf: "Any") -> Graph:
     """The first subgraph of the .tflite in ``buf``."""
     fb = FlatBuffer(buf)
     if fb.size < 8:
@@ -99,23 +116,23 @@ def parse(buf):
     outputs = _indices(fb.scalars(graph, 2, "<i", 4, "the graph outputs"), len(tensors), "graph output")
     if not inputs or not outputs:
         raise ModelError("model declares no inputs or no outputs")
-    return Graph(fb, tensors, operators, inputs, outputs)
+    return Graph(buf, fb, tensors, operators, inputs, outputs)
 
 
-def _indices(values, count, what, optional=False):
+def _indices(values: "list[int]", count: int, what: str, optional: bool = False) -> "list[int]":
     for value in values:
         if not (0 <= value < count or (optional and value == -1)):
             raise ModelError(f"{what} refers to tensor {value}, but the model has {count} tensors")
     return values
 
 
-def _buffer(fb, table):
+def _buffer(fb: FlatBuffer, table: int) -> "tuple[int, int]":
     if fb.scalar(table, 1, "<Q", 8, 0) > 1:
         raise ModelError("model keeps buffers outside the flatbuffer (over 2 GB layout); not supported")
     return fb.vector(table, 0, 1, "a buffer")
 
 
-def _opcode(fb, table):
+def _opcode(fb: FlatBuffer, table: int) -> "tuple[int, str]":
     # deprecated_builtin_code is an int8 that saturates at 127; builtin_code holds the full value.
     deprecated = fb.scalar(table, 0, "<b", 1, 0)
     code = fb.scalar(table, 3, "<i", 4, 0)
@@ -124,7 +141,7 @@ def _opcode(fb, table):
     return code, custom
 
 
-def _tensor(fb, table, buffers, index):
+def _tensor(fb: FlatBuffer, table: int, buffers: "list[tuple[int, int]]", index: int) -> Tensor:
     shape = tuple(fb.scalars(table, 0, "<i", 4, "a tensor shape"))
     if len(shape) > MAX_RANK:
         raise ModelError(f"tensor {index} has rank {len(shape)}; at most {MAX_RANK} is supported")
@@ -160,13 +177,14 @@ def _tensor(fb, table, buffers, index):
     return Tensor(shape, dtype, data_pos, data_len, scale_bits, scales, zero_points, quantized_dimension)
 
 
-def _float32(bits):
+def _float32(bits: int) -> float:
     import struct
 
-    return struct.unpack("<f", struct.pack("<I", bits))[0]
+    value: float = struct.unpack("<f", struct.pack("<I", bits))[0]
+    return value
 
 
-def _operator(fb, table, opcodes, tensor_count):
+def _operator(fb: FlatBuffer, table: int, opcodes: "list[tuple[int, str]]", tensor_count: int) -> Operator:
     index = fb.scalar(table, 0, "<I", 4, 0)
     if index >= len(opcodes):
         raise ModelError(f"an operator uses operator code {index}, but the model has {len(opcodes)}")

@@ -6,6 +6,12 @@ returns (eval function, op data); the interpreter calls eval(data) on every invo
 
 from tfl import ModelError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from tfl.schema import Operator
+
 _KERNELS = {
     6: ("quantize", "prepare_dequantize"),
     9: ("fully_connected", "prepare"),
@@ -18,7 +24,7 @@ _KERNELS = {
 }
 
 
-def lookup(op):
+def lookup(op: "Operator") -> "Any":
     """The prepare function for ``op``; ModelError naming the operator when unsupported."""
     entry = _KERNELS.get(op.code)
     if entry is None:

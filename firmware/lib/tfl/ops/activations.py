@@ -7,8 +7,15 @@ from tfl import loops
 from tfl.common import double_multiplier, multiply_by_quantized_multiplier, quantize_value
 from tfl.kernel_util import check, check_counts, scale, tensor
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
-def _prepare_table(g, op, function):
+    from tfl.schema import Graph, Operator
+
+
+def _prepare_table(g: "Graph", op: "Operator", function: "Callable[[int], int]") -> "tuple[Any, Any]":
     check_counts(op, 1)
     x, input_t = tensor(g, op, 0, "input")
     y, output_t = tensor(g, op, -1, "output")
@@ -18,7 +25,7 @@ def _prepare_table(g, op, function):
     return loops.lookup_table, (g.storage[x], g.storage[y], table)
 
 
-def prepare_relu(g, op):
+def prepare_relu(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     """CalculateReluOpData / ReluQuantized: requantize, then clamp at the output's zero."""
     check_counts(op, 1)
     _, input_t = tensor(g, op, 0, "input")
@@ -28,13 +35,13 @@ def prepare_relu(g, op):
     out_zp = output_t.zero_point
     lo = max(-128, out_zp)
 
-    def relu(v):
-        return max(lo, min(127, out_zp + multiply_by_quantized_multiplier(v - in_zp, multiplier, shift)))
+    def relu(v: int) -> int:
+        return int(max(lo, min(127, out_zp + multiply_by_quantized_multiplier(v - in_zp, multiplier, shift))))
 
     return _prepare_table(g, op, relu)
 
 
-def prepare_relu6(g, op):
+def prepare_relu6(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     """Relu6Quantized: clamp between the input's quantized 0 and 6."""
     check_counts(op, 1)
     _, input_t = tensor(g, op, 0, "input")

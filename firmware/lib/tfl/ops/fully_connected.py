@@ -2,13 +2,19 @@
 
 from array import array
 
-from tfl import loops
+from tfl import ModelError, loops
 from tfl.common import INT32_MAX, INT32_MIN, calculate_activation_range_quantized, double_multiplier, exact_round
-from tfl.kernel_util import check, check_counts, const_ints, option, scale, tensor
+from tfl.kernel_util import check, check_counts, const_ints, op_name, option, scale, tensor
 from tfl.schema import INT32
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def prepare(g, op):
+    from tfl.schema import Graph, Operator, Tensor
+
+
+def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check_counts(op, (2, 3))
     x, input_t = tensor(g, op, 0, "input")
     w, filter_t = tensor(g, op, 1, "filter")
@@ -57,9 +63,10 @@ def prepare(g, op):
                                    batches, accum, depth, output_t.zero_point, act_min, act_max)
 
 
-def _activation_range(g, op, output_t):
+def _activation_range(g: "Graph", op: "Operator", output_t: "Tensor") -> "tuple[int, int]":
     activation = option(g, op, 0, "<b", 1, 0)
     bounds = calculate_activation_range_quantized(activation, output_t.scale, output_t.zero_point)
-    check(bounds is not None, op, f"fused activation {activation} is not supported")
+    if bounds is None:
+        raise ModelError(f"{op_name(op)}: fused activation {activation} is not supported")
     return bounds
 

@@ -7,8 +7,14 @@ from tfl.common import double_multiplier, multiply_by_quantized_multiplier, to_f
 from tfl.kernel_util import check, check_counts, scale, tensor
 from tfl.schema import FLOAT32, INT8
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def prepare_quantize(g, op):
+    from tfl.schema import Graph, Operator
+
+
+def prepare_quantize(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check_counts(op, 1)
     x, input_t = tensor(g, op, 0, "input", (FLOAT32, INT8))
     y, output_t = tensor(g, op, -1, "output")
@@ -27,7 +33,7 @@ def prepare_quantize(g, op):
     return loops.quantize_float, (g.storage[x], g.storage[y], output_t.size, output_t.scale, output_t.zero_point)
 
 
-def prepare_dequantize(g, op):
+def prepare_dequantize(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check_counts(op, 1)
     x, input_t = tensor(g, op, 0, "input")
     y, output_t = tensor(g, op, -1, "output", (FLOAT32,))

@@ -4,8 +4,14 @@ tensor already declares. Copied rather than aliased, so the planner stays simple
 from tfl.kernel_util import check, check_counts, tensor
 from tfl.schema import FLOAT32, INT8, INT32
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def prepare(g, op):
+    from tfl.schema import Graph, Operator
+
+
+def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check_counts(op, (1, 2))
     types = (INT8, INT32, FLOAT32)
     x, input_t = tensor(g, op, 0, "input", types)
@@ -15,6 +21,6 @@ def prepare(g, op):
     return eval_copy, (g.storage[x], g.storage[y])
 
 
-def eval_copy(d):
+def eval_copy(d: "Any") -> None:
     source, target = d
     target[:] = source
