@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from fabnode.resources import models_dir
+
 CHECKS = Path(__file__).with_name("fwchecks")
 if str(CHECKS) not in sys.path:
     sys.path.insert(0, str(CHECKS))  # the checks import each other (``fakes``) as on MicroPython
@@ -28,8 +30,12 @@ def check_functions(name: str) -> list[tuple[str, Callable[[], None]]]:
 
 
 def check_files() -> dict[str, bytes]:
-    """The check modules as files for the MicroPython filesystem (``/fwchecks``)."""
-    return {f"/fwchecks/{path.name}": path.read_bytes() for path in sorted(CHECKS.glob("*.py"))}
+    """The check modules (``/fwchecks``) and the reference model package (``/fwdata/ref``)."""
+    files = {f"/fwchecks/{path.name}": path.read_bytes() for path in sorted(CHECKS.glob("*.py"))}
+    reference = models_dir() / "bearing-hit-mfs-v1"
+    for name in ("model.tflite", "manifest.json"):
+        files[f"/fwdata/ref/{name}"] = (reference / name).read_bytes()
+    return files
 
 
 def micropython_runner(name: str) -> str:
