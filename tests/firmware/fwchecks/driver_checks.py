@@ -78,7 +78,7 @@ def check_adxl345_wrong_devid_is_enodev():
 
 
 def check_adxl345_nack_raises_oserror():
-    model, sensor = _adxl345_i2c()
+    _, sensor = _adxl345_i2c()
     sensor.start(16)
     sensor._bus.nack = True
     out = array("h", bytes(2 * 3 * 32))

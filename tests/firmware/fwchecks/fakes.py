@@ -250,3 +250,91 @@ class FakeSensor:
             out[j + 2] = z
             j += 3
         return n
+
+
+class FakeHal:
+    """Stands in for ``monitor.hal``: a fake clock, console, watchdog and the given sensors."""
+
+    def __init__(self, sensor, temp=None):
+        self.now = 0
+        self.sensor = sensor
+        self.temp = temp
+        self.input = b""
+        self.output = []
+        self.irq = None
+        self.feeds = 0
+        self.resets = 0
+
+    # clock
+    def ticks_ms(self):
+        return self.now
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, b):
+        return a + b
+
+    def sleep_ms(self, ms):
+        self.now += ms
+
+    # console: the hal's Console() is this object
+    def Console(self):
+        return self
+
+    def read(self):
+        data, self.input = self.input, b""
+        return data
+
+    def write(self, data):
+        self.output.append(bytes(data))
+
+    # hardware
+    def open_vibration_sensor(self, pins, spec):
+        if self.sensor is None or self.sensor.failing:
+            raise OSError(errno.ENODEV, "no sensor")
+        return self.sensor
+
+    def open_temperature_sensor(self, spec):
+        if self.temp is None:
+            raise OSError(errno.ENODEV, "no temperature sensor")
+        return self.temp
+
+    def watchdog(self, timeout_ms):
+        return self
+
+    def feed(self):
+        self.feeds += 1
+
+    def watermark_irq(self, pin, handler):
+        self.irq = handler
+        return pin
+
+    def reset_cause(self):
+        return "power_on"
+
+    def unique_id(self):
+        return "a1b2c3d4e5f6"
+
+    def mem_free(self):
+        return 50000
+
+    def reset(self):
+        self.resets += 1
+
+
+class FakeTemperature:
+    NAME = "ds18b20"
+    CONVERSION_MS = 750
+
+    def __init__(self, value=25.0):
+        self.value = value
+        self.failing = False
+
+    def start(self):
+        pass
+
+    def read(self):
+        if self.failing:
+            raise Exception("CRC error")  # what micropython-lib's ds18x20 raises
+        return self.value

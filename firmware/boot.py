@@ -1,0 +1,10 @@
+"""Runs first at every reset: count crash boots, so a node in a reset loop stops starting its app."""
+
+import time
+
+try:
+    from monitor import bootguard
+
+    bootguard.on_boot(time.ticks_ms())
+except Exception as exc:  # a broken /lib must still leave the REPL to the host tools
+    print("boot.py:", repr(exc))

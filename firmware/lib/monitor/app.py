@@ -1,0 +1,466 @@
+"""The monitoring app: one non-blocking ``tick()`` that samples, analyses, alarms and reports.
+
+``main()`` builds it from the node's files and hands ``tick`` to ``hal.run_forever``. Every
+hardware access goes through the ``hal`` it is given (``monitor.hal`` on a node, a fake in tests).
+"""
+
+from array import array
+
+from monitor import VERSION, alarms, bootguard, store, telemetry
+from monitor.commands import CommandReader, dispatch
+from monitor.sampler import FRAME_MODULO, Sampler
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+SENSOR_RETRY_MS = 5000
+WINDOWS_PER_TICK = 2  # bounds one tick's time so the console and watchdog are served
+_DTYPES = {"h": "<i2", "i": "<i4"}
+
+
+class App:
+    """The node's app; ``start()`` once, then ``tick()`` for ever."""
+
+    def __init__(self, cfg, hal, models_root=store.ROOT, crash_boots=0, on_stable=None):
+        self.cfg = cfg
+        self.hal = hal
+        self.models_root = models_root
+        self.crash_boots = crash_boots
+        self._on_stable = on_stable
+        self.console = hal.Console()
+        self.telemetry = telemetry.Telemetry(cfg.node_id, self.console.write, hal.ticks_ms)
+        self.commands = CommandReader()
+        self.stream = "off"
+        self.stream_fresh = False
+        self.reboot_requested = False
+        self.faults = {"sensor": None, "temperature": None, "model": None}
+        self._fault_counts = {"sensor": 0, "temperature": 0, "model": 0, "window": 0, "command": 0}
+        self.sensor: Any = None
+        self.sampler: Any = None
+        self.loaded: Any = None
+        self.anomaly: Any = None
+        self.temp: Any = None
+        self.temp_c = None
+        self.velocity = None
+        self.score = None
+        self.window_errors = 0
+        self.rate_hz = 0.0
+        self.sensor_selftest = "unsupported"
+        self.watchdog = None
+        self._hello_sent = False
+        self._early_errors = []  # failures before the hello, reported right after it
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def start(self):
+        hal = self.hal
+        now = hal.ticks_ms()
+        self._started = now
+        self._stable = False
+        self._next_report = hal.ticks_add(now, self.cfg.telemetry_ms)
+        self._sensor_retry = now
+        self._temp_due = now
+        self._temp_ready = None
+        self._open_sensor(first=True)
+        self._open_temperature()
+        rate = self.sensor.odr_hz if self.sensor else self.cfg.vibration["odr_hz"]
+        loaded, note = store.load_active(self.models_root, rate)
+        if note and loaded is None:
+            self._fail("model", note)
+        elif note:
+            self._early_errors.append(("log", note))
+        self._use_model(loaded)
+        self.iso = alarms.AlarmState(self.cfg.iso_k, self.cfg.iso_n)
+        self._iso_limit = alarms.zone_limit(self.cfg.iso_alarm_zone, self.cfg.machine_class)
+        self.temp_alarm = alarms.LevelAlarm(self.cfg.temp_max_c, self.cfg.temp_hysteresis_c)
+        self.telemetry.seq = 0  # the hello is record 0 of a boot
+        self.telemetry.send("hello", self.hello_payload())
+        self._hello_sent = True
+        for part, msg in self._early_errors:
+            if part == "log":
+                self.telemetry.log("warn", msg)
+            else:
+                self.telemetry.error(part, msg, self._fault_counts[part])
+        self._early_errors = []
+        self.watchdog = hal.watchdog(self.cfg.watchdog_ms)
+
+    def _open_sensor(self, first=False):
+        spec = self.cfg.vibration
+        if spec is None:
+            self._fail("sensor", "the board file has no vibration sensor")
+            return
+        try:
+            if self.sensor is None:
+                self.sensor = self.hal.open_vibration_sensor(self.cfg.board["pins"], spec)
+                if first and hasattr(self.sensor, "self_test"):
+                    passed = self.sensor.self_test(self.hal.sleep_ms)
+                    self.sensor_selftest = "pass" if passed else "fail"
+            else:
+                self.sensor.check()
+            self.sensor.start(self.sensor.FIFO_FRAMES // 2)
+        except (OSError, ValueError) as exc:
+            self._fail("sensor", f"{spec['type']}: {exc}")
+            return
+        if self.sampler is not None:
+            self.sampler.sensor = self.sensor
+        if self.faults["sensor"] is not None:
+            self.faults["sensor"] = None
+            self.telemetry.log("info", f"{spec['type']} is answering again")
+        pin = self.cfg.board["pins"].get("sensor_int")
+        if first and pin is not None and self.sensor.HAS_WATERMARK:
+            self._irq_pin = self.hal.watermark_irq(pin, self._on_watermark)
+
+    def _on_watermark(self, pin):
+        if self.sampler is not None:
+            self.sampler.pending = True
+
+    def _open_temperature(self):
+        spec = self.cfg.temperature
+        if spec is None:
+            return
+        try:
+            self.temp = self.hal.open_temperature_sensor(spec)
+        except (OSError, ValueError, ImportError) as exc:
+            self._fail("temperature", f"{spec['type']}: {exc}")
+
+    def _use_model(self, loaded):
+        """Build the window pipeline for ``loaded`` (or the model-free default spec)."""
+        from monitor import features
+
+        self.loaded = loaded
+        if loaded is not None:
+            spec = loaded.manifest["features"]
+            extractor = loaded.extractor
+            alarm = loaded.manifest["alarm"]
+            self.anomaly = alarms.AlarmState(alarm["k"], alarm["n"], alarm.get("clear"))
+        else:
+            spec = dict(features.DEFAULT_SPEC)
+            if self.sensor is not None:
+                spec["rate_hz"] = self.sensor.odr_hz
+            extractor = features.FeatureExtractor(spec)
+            self.anomaly = None
+        self.spec = spec
+        self.extractor = extractor
+        self._summary_size = features.SUMMARY_SIZE
+        self._velocity_index = features.VELOCITY_RMS
+        window, axes = spec["window"], spec["axes"]
+        self.samples = array("f", bytes(4 * window * axes))
+        self.features = array("f", bytes(4 * extractor.size))
+        self.sampler = None
+        self.score = None
+        self._score_max = None
+        self._score_windows = 0
+        self._score_over = 0
+        if self.sensor is not None:
+            self.sampler = Sampler(self.sensor, window, spec["hop"])
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def tick(self):
+        hal = self.hal
+        if self.watchdog is not None:
+            self.watchdog.feed()
+        now = hal.ticks_ms()
+        sampler = self.sampler
+        if sampler is None or self.faults["sensor"] is not None:
+            if hal.ticks_diff(now, self._sensor_retry) >= 0:
+                self._sensor_retry = hal.ticks_add(now, SENSOR_RETRY_MS)
+                self._open_sensor()
+                if self.sampler is None and self.sensor is not None:
+                    self.sampler = Sampler(self.sensor, self.spec["window"], self.spec["hop"])
+        else:
+            try:
+                sampler.poll()
+            except OSError as exc:
+                self._fail("sensor", f"{self.cfg.vibration['type']}: {exc}")
+                self._sensor_retry = hal.ticks_add(now, SENSOR_RETRY_MS)
+            done = 0
+            while done < WINDOWS_PER_TICK and sampler.ready():
+                self._window()
+                done += 1
+        if self.temp is not None:
+            self._temperature(now)
+        data = self.console.read()
+        if data:
+            for line in self.commands.feed(data):
+                self._command(line)
+        if hal.ticks_diff(now, self._next_report) >= 0:
+            self._next_report = hal.ticks_add(now, self.cfg.telemetry_ms)
+            self._report()
+        if not self._stable and hal.ticks_diff(now, self._started) >= bootguard.STABLE_MS:
+            self._stable = True
+            if self._on_stable is not None:
+                self._on_stable()
+        if self.reboot_requested:
+            hal.reset()
+
+    def _window(self):
+        sampler = self.sampler
+        try:
+            sampler.take(self.samples)
+            self.extractor.compute(self.samples, self.features)
+            summary = self.extractor.summary
+            velocity = 0.0
+            for axis in range(self.spec["axes"]):
+                v = summary[axis * self._summary_size + self._velocity_index]
+                if v > velocity:
+                    velocity = v
+            self.velocity = velocity
+            event = self.iso.update(velocity >= self._iso_limit)
+            if event is not None:
+                self._alarm("iso", event, velocity, self._iso_limit,
+                            zone=alarms.iso_zone(velocity, self.cfg.machine_class))
+            if self.loaded is not None:
+                self._score(self.loaded.detector.score(self.features))
+            if self.stream != "off":
+                self._stream_window()
+        except Exception as exc:  # one bad window must never stop the node
+            self.window_errors += 1
+            self._fault_counts["window"] += 1
+            if self.window_errors < 10 or self.window_errors % 100 == 0:
+                self.telemetry.error("window", f"{type(exc).__name__}: {exc}", self.window_errors)
+
+    def _score(self, score):
+        threshold = self.loaded.detector.threshold
+        self.score = score
+        over = score > threshold
+        self._score_windows += 1
+        if over:
+            self._score_over += 1
+        if self._score_max is None or score > self._score_max:
+            self._score_max = score
+        event = self.anomaly.update(over)
+        if event is not None:
+            self._alarm("anomaly", event, score, threshold)
+
+    def _temperature(self, now):
+        hal = self.hal
+        try:
+            if self._temp_ready is None:
+                if hal.ticks_diff(now, self._temp_due) >= 0:
+                    self.temp.start()
+                    self._temp_ready = hal.ticks_add(now, self.temp.CONVERSION_MS)
+                return
+            if hal.ticks_diff(now, self._temp_ready) < 0:
+                return
+            self._temp_ready = None
+            self._temp_due = hal.ticks_add(now, self.cfg.temp_interval_ms)
+            value = self.temp.read()
+        except Exception as exc:  # a flaky 1-Wire bus (CRC error, no device) is retried
+            self._temp_ready = None
+            self._temp_due = hal.ticks_add(now, self.cfg.temp_interval_ms)
+            self._fail("temperature", f"{self.temp.NAME}: {exc}")
+            return
+        if self.faults["temperature"] is not None:
+            self.faults["temperature"] = None
+            self.telemetry.log("info", f"{self.temp.NAME} is answering again")
+        self.temp_c = value
+        event = self.temp_alarm.update(value)
+        if event is not None:
+            self._alarm("temperature", event, value, self.cfg.temp_max_c)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def _fail(self, part, msg):
+        """Record a failing part; the first failure of a run of them is reported as an ``error``."""
+        self._fault_counts[part] += 1
+        reported = self.faults[part] is not None
+        self.faults[part] = msg
+        if reported:
+            return
+        if self._hello_sent:
+            self.telemetry.error(part, msg, self._fault_counts[part])
+        else:
+            self._early_errors.append((part, msg))
+
+    def _alarm(self, kind, event, value, limit, zone=None):
+        payload = {"kind": kind, "event": event, "window": self.windows(),
+                   "value": telemetry.finite(value), "limit": telemetry.finite(limit)}
+        if zone is not None:
+            payload["zone"] = zone
+        self.telemetry.send("alarm", payload)
+
+    def windows(self):
+        return self.sampler.windows if self.sampler is not None else 0
+
+    def _report(self):
+        send = self.telemetry.send
+        if self.sampler is not None:
+            self.rate_hz = self.sampler.measure_rate()
+        send("status", self.status_payload())
+        if self.sampler is not None and self.sampler.windows:
+            send("features", self._features_payload())
+        if self.loaded is not None and self._score_windows:
+            send("score", {"window": self.windows(), "score": telemetry.finite(self.score),
+                           "max": telemetry.finite(self._score_max), "windows": self._score_windows,
+                           "over": self._score_over, "threshold": self.loaded.detector.threshold,
+                           "model": self.loaded.id})
+            self._score_max = None
+            self._score_windows = 0
+            self._score_over = 0
+
+    def _features_payload(self):
+        from monitor import features
+
+        summary = self.extractor.summary
+        payload = {"window": self.windows()}
+        for field in range(self._summary_size):
+            name = features.SUMMARY_FIELDS[field]
+            if field == self._velocity_index:
+                continue
+            payload[name] = [telemetry.finite(summary[axis * self._summary_size + field])
+                             for axis in range(self.spec["axes"])]
+        payload["velocity_mm_s"] = telemetry.finite(self.velocity)
+        payload["temp_c"] = telemetry.finite(self.temp_c, 2)
+        return payload
+
+    def hello_payload(self):
+        import sys
+
+        hal = self.hal
+        sensor = self.sensor
+        vibration = self.cfg.vibration or {}
+        loaded = self.loaded
+        return {
+            "proto": 1, "fw": VERSION, "board": self.cfg.board.get("id"), "chip": self.cfg.board.get("chip"),
+            "node": self.cfg.node_id, "uid": hal.unique_id(),
+            "micropython": ".".join(str(v) for v in sys.implementation.version[:3]),
+            "platform": sys.platform, "reset": hal.reset_cause(), "crash_boots": self.crash_boots,
+            "safe_mode": False,
+            "model": loaded.id if loaded else None, "model_sha256": loaded.sha256 if loaded else None,
+            "sensor": vibration.get("type"),
+            "odr_hz": sensor.odr_hz if sensor else vibration.get("odr_hz"),
+            "range_g": sensor.range_g if sensor else vibration.get("range_g"),
+            "temp_sensor": self.temp.NAME if self.temp else None,
+            "rate_hz": self.spec["rate_hz"], "window": self.spec["window"], "hop": self.spec["hop"],
+            "axes": self.spec["axes"], "sensor_selftest": self.sensor_selftest,
+        }
+
+    def status_payload(self):
+        sampler = self.sampler
+        velocity = self.velocity
+        active = [name for name, state in (("anomaly", self.anomaly), ("iso", self.iso),
+                                           ("temperature", self.temp_alarm))
+                  if state is not None and state.active]
+        return {
+            "uptime_s": self.hal.ticks_diff(self.hal.ticks_ms(), self._started) // 1000,
+            "rate_hz": telemetry.finite(self.rate_hz, 1),
+            "odr_hz": self.sensor.odr_hz if self.sensor else None,
+            "overruns": self.sensor.overruns if self.sensor else 0,
+            "dropped": sampler.dropped if sampler else 0,
+            "windows": self.windows(),
+            "window_errors": self.window_errors,
+            "heap_free": self.hal.mem_free(),
+            "temp_c": telemetry.finite(self.temp_c, 2),
+            "velocity_mm_s": telemetry.finite(velocity),
+            "zone": alarms.iso_zone(velocity, self.cfg.machine_class) if velocity is not None else None,
+            "machine_class": self.cfg.machine_class,
+            "score": telemetry.finite(self.score),
+            "threshold": self.loaded.detector.threshold if self.loaded else None,
+            "alarm": bool(active), "alarms": active,
+            "faults": [part for part in ("sensor", "temperature", "model") if self.faults[part]],
+            "stream": self.stream, "safe_mode": False,
+        }
+
+    def _stream_window(self):
+        sampler = self.sampler
+        if self.stream == "features":
+            self.telemetry.send("raw", {
+                "kind": "features", "dtype": "<f4", "shape": [len(self.features)],
+                "window": sampler.windows, "rate_hz": self.spec["rate_hz"],
+                "data": telemetry.b64(self.features)})
+            return
+        count = sampler.window if self.stream_fresh else sampler.hop
+        first = sampler.window - count
+        self.stream_fresh = False
+        data = "".join(telemetry.b64(view) for view in sampler.frames_since(first, count))
+        self.telemetry.send("raw", {
+            "kind": "raw", "dtype": _DTYPES[self.sensor.TYPECODE], "shape": [count, sampler.axes],
+            "first": (sampler.window_first + first) % FRAME_MODULO, "scale_g": self.sensor.scale_g,
+            "rate_hz": self.sensor.odr_hz, "data": data})
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _command(self, line):
+        try:
+            reply = dispatch(self, line)
+        except Exception as exc:  # a command bug must not stop sampling
+            self._fault_counts["command"] += 1
+            reply = {"cmd": line[1:].split(" ")[0], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        self.telemetry.send("reply", reply)
+
+    def selftest(self):
+        results = {}
+        if self.sensor is None:
+            results["sensor"] = "fail: " + (self.faults["sensor"] or "not found")
+        else:
+            try:
+                self.sensor.check()
+                results["sensor"] = "pass"
+            except OSError as exc:
+                results["sensor"] = f"fail: {exc}"
+        if self.faults["temperature"]:
+            results["temperature"] = "fail: " + self.faults["temperature"]
+        else:
+            results["temperature"] = "pass" if self.temp is not None else "none"
+        if self.loaded is None:
+            results["model"] = "none"
+        else:
+            try:
+                store.check(self.models_root + "/" + store.ACTIVE, self.spec["rate_hz"])
+                results["model"] = "pass"
+            except store.StoreError as exc:
+                results["model"] = f"fail: {exc}"
+        results["storage"] = self._storage_check()
+        return results
+
+    def _storage_check(self):
+        import os
+
+        path = self.models_root + "/.selftest"
+        try:
+            with open(path, "w") as f:
+                f.write("ok")
+            with open(path) as f:
+                ok = f.read() == "ok"
+            os.remove(path)
+        except OSError as exc:
+            return f"fail: {exc}"
+        return "pass" if ok else "fail: read back differs"
+
+    def activate_model(self):
+        from monitor.commands import CommandError
+
+        try:
+            loaded = store.activate(self.models_root, self.sensor.odr_hz if self.sensor else None)
+        except store.StoreError as exc:
+            raise CommandError(str(exc)) from None
+        previous = self.loaded.id if self.loaded else None
+        self._use_model(loaded)
+        self.faults["model"] = None
+        self.telemetry.log("info", f"model {loaded.id} active")
+        return {"model": loaded.id, "previous": previous}
+
+    def reload_model(self):
+        from monitor.commands import CommandError
+
+        loaded, note = store.load_active(self.models_root, self.sensor.odr_hz if self.sensor else None)
+        if loaded is None:
+            raise CommandError(note or "no active model")
+        if note:
+            self.telemetry.log("warn", note)
+        self._use_model(loaded)
+        self.faults["model"] = None
+        return {"model": loaded.id}
+
+
+def main():
+    """Start the app on this node (``main.py`` calls it unless the node is in safe mode)."""
+    from monitor import bootguard, config, hal
+
+    cfg = config.load(uid=hal.unique_id())
+    app = App(cfg, hal, crash_boots=bootguard.count(), on_stable=bootguard.clear)
+    app.start()
+    hal.run_forever(app.tick)
+    return app
