@@ -1,0 +1,87 @@
+"""The virtual node's link to its host; this module exists only in the virtual node.
+
+The firmware uses it only in ``monitor/hal.py`` (docs/architecture.md); the simulated hardware
+under ``/.sim/`` uses ``sim_time_us`` and ``hard_reset``. Runs under MicroPython at ``/.sim/vnode.py``.
+"""
+
+import sys
+from time import time_ns
+
+import _vnode_host
+
+_EMPTY = b""
+_power_on_ns = 0
+_speed = 1
+_sim_ns = {}
+
+
+def run(tick):
+    """Register the app's non-blocking step; the bridge calls it between console services."""
+    service = _hardware_service()
+
+    def step():
+        service()  # pin interrupts, timers and the watchdog of the simulated hardware
+        tick()
+
+    _vnode_host.run(step)
+
+
+def _hardware_service():
+    try:
+        from simhw import service
+    except ImportError:  # a node image without simulated hardware: nothing to service
+        return _nothing
+    return service
+
+
+def _nothing():
+    return None
+
+
+def console_read():
+    """Bytes the host sent on the console since the last call (``b""`` when none)."""
+    if not _vnode_host.pending():
+        return _EMPTY
+    return bytes(_vnode_host.take())
+
+
+def sim_time_us():
+    """Simulated microseconds since power-on: real time multiplied by the node's speed."""
+    return (time_ns() - _power_on_ns) * _speed // 1000
+
+
+def hard_reset(cause="soft"):
+    """Reset the chip (``machine.reset()``: "soft", the watchdog: "wdt", "deepsleep"); does not return."""
+    _vnode_host.reset(cause)
+    raise SystemExit
+
+
+def _power_on(power_on_ns, speed):
+    global _power_on_ns, _speed
+    _power_on_ns = power_on_ns
+    _speed = speed
+
+
+def _soft_reset():
+    # Like a soft reboot: user modules and globals go; the simulated hardware (/.sim) stays.
+    for name in list(sys.modules):
+        if not getattr(sys.modules[name], "__file__", "").startswith("/.sim/"):
+            del sys.modules[name]
+    import __main__
+    import gc
+
+    for key in list(__main__.__dict__):
+        if key != "__name__":
+            del __main__.__dict__[key]
+    simhw = sys.modules.get("simhw")
+    if simhw is not None:
+        simhw.soft_reset()
+    gc.collect()
+
+
+def _sim_run(code, is_eval):
+    # Host-side configuration of the simulated hardware, outside the REPL (node.sim_exec/sim_eval).
+    if is_eval:
+        return repr(eval(code, _sim_ns))
+    exec(code, _sim_ns)
+    return None
