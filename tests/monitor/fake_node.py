@@ -12,8 +12,9 @@ Responder = Callable[[bytes], bytes]
 
 
 class FakeNode:
-    def __init__(self, respond: Responder | None = None) -> None:
+    def __init__(self, respond: Responder | None = None, greeting: bytes = b"") -> None:
         self._respond = respond
+        self.greeting = greeting  # sent shortly after a client connects
         self._listener = self._listen(0)
         self.port = self._listener.getsockname()[1]
         self.url = f"socket://127.0.0.1:{self.port}"
@@ -49,6 +50,10 @@ class FakeNode:
     def _serve(self, client: socket.socket) -> None:
         pending = b""
         try:
+            if self.greeting:
+                # pyserial empties its input buffer right after connecting, as on a real port.
+                time.sleep(0.2)
+                client.sendall(self.greeting)
             while data := client.recv(4096):
                 self.received += data
                 pending += data

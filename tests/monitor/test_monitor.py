@@ -93,11 +93,9 @@ def test_json_and_save_keep_only_trusted_records(node: FakeNode, tmp_path: Path)
     damaged = bytearray(lines[3])
     damaged[20] ^= 0x04
     lines[3] = bytes(damaged)
-    node_thread = threading.Thread(target=play, args=(node, lines))
-    node_thread.start()
+    node.greeting = b"".join(lines)
     save = tmp_path / "t.jsonl"
     result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--json", "--save", str(save), "--duration", "1"])
-    node_thread.join()
     assert result.exit_code == 0, result.output
     printed = [json.loads(line) for line in result.output.splitlines()]
     assert [e["kind"] for e in printed].count("corrupt") == 1
@@ -234,10 +232,8 @@ def test_live_view_keeps_one_status_line_per_node_at_the_bottom() -> None:
 
 
 def test_human_output_has_host_time_on_every_line(node: FakeNode) -> None:
-    node_thread = threading.Thread(target=play, args=(node, session(records=4)))
-    node_thread.start()
-    result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--duration", "0.6"])
-    node_thread.join()
+    node.greeting = b"".join(session(records=4))
+    result = CliRunner().invoke(cli, ["monitor", "-p", node.url, "--duration", "1"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 4 and all(re.match(r"\d\d:\d\d:\d\d\.\d\d\d ", line) for line in lines)
