@@ -14,6 +14,7 @@ from fabnode import __version__
 from fabnode.cli import boards as boards_cmd
 from fabnode.cli import collect as collect_cmd
 from fabnode.cli import evaluate as evaluate_cmd
+from fabnode.cli import flash as flash_cmd
 from fabnode.cli import model as model_cmd
 from fabnode.cli import monitor as monitor_cmd
 from fabnode.cli import ports as ports_cmd
@@ -47,6 +48,7 @@ cli.add_command(train_cmd.train)
 cli.add_command(score_cmd.score)
 cli.add_command(evaluate_cmd.evaluate_cmd)
 cli.add_command(model_cmd.model_group)
+cli.add_command(flash_cmd.flash)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -314,12 +314,11 @@ class RomBootloader:
         # flags, flash_crypt_cnt, 7 key purposes, chip id, API version: nothing secured
         return 0, struct.pack("<IBBBBBBBBII", 0, 0, 0, 0, 0, 0, 0, 0, 0, self.chip.image_chip_id, 0), None
 
-    def _change_baudrate(self, data: bytes, checksum: int) -> tuple[int, bytes, None]:
+    def _change_baudrate(self, data: bytes, checksum: int) -> tuple[int, bytes, Callable[[], None]]:
         new_baud, _old_baud = struct.unpack("<II", data)
         if new_baud <= 0:
             raise CommandFailed(BAD_MESSAGE)
-        self.baud = new_baud
-        return 0, b"", None
+        return 0, b"", functools.partial(setattr, self, "baud", new_baud)  # the reply goes out at the old rate
 
     # -- flash writes --------------------------------------------------------------------------
 
