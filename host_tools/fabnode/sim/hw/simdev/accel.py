@@ -174,6 +174,38 @@ class Accel:
         self._update_int()
         return 1 if self.int_high else 0
 
+    # -- register access over a bus ------------------------------------------------------------
+
+    def _read(self, reg):
+        """One register as a read transaction sees it (subclass)."""
+        return 0
+
+    def _write(self, reg, value):
+        """One register write (subclass)."""
+
+    def _next_address(self, reg):
+        """The register a burst continues with (auto-increment)."""
+        return reg + 1
+
+    def _end_transaction(self):
+        self._update_int()
+
+    def i2c_read_into(self, reg, buf):
+        """An I2C read transaction from register ``reg`` into ``buf``."""
+        self._sync()
+        for i in range(len(buf)):
+            buf[i] = self._read(reg)
+            reg = self._next_address(reg)
+        self._end_transaction()
+
+    def i2c_write(self, reg, data):
+        """An I2C write transaction: ``data`` into registers from ``reg`` on."""
+        self._sync()
+        for value in data:
+            self._write(reg, value)
+            reg = self._next_address(reg)
+        self._end_transaction()
+
     def stats(self):
         self._sync()
         return {"running": self.running, "present": self.present, "samples": self.made, "read": self.reads,

@@ -170,6 +170,7 @@ class ADXL345(Accel):
         self._out_valid = True
 
     def _end_transaction(self):
+        """The data registers are released; an entry read from the FIFO leaves it."""
         self._out_valid = False
         if self._popped:
             self._popped = False
@@ -214,7 +215,6 @@ class ADXL345(Accel):
             self._configure_output()
             if reg == DATA_FORMAT:
                 self._self_test(bool(value & SELF_TEST))
-        self._update_int()
 
     def _period(self):
         """Sample period (half µs) and rate (mHz) for BW_RATE: 3200 Hz / 2**(15 - code)."""
@@ -235,18 +235,6 @@ class ADXL345(Accel):
         self._justify = 16 - bits if fmt & JUSTIFY else 0
 
     # -- bus interfaces ----------------------------------------------------------------------------
-
-    def i2c_read_into(self, reg, buf):
-        """A read transaction from register ``reg`` (auto-increment) into ``buf``."""
-        self._sync()
-        for i in range(len(buf)):
-            buf[i] = self._read(reg + i)
-        self._end_transaction()
-
-    def i2c_write(self, reg, data):
-        self._sync()
-        for i in range(len(data)):
-            self._write(reg + i, data[i])
 
     def spi_select(self, selected):
         if selected:
@@ -270,6 +258,7 @@ class ADXL345(Accel):
             else:
                 self._write(self._spi_address, mosi)
                 self._spi_address += self._spi_multi
+                self._update_int()
                 miso = 0
             if rx is not None:
                 rx[i] = miso
