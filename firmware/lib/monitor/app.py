@@ -147,13 +147,14 @@ class App:
         window, axes = spec["window"], spec["axes"]
         self.samples = array("f", bytes(4 * window * axes))
         self.features = array("f", bytes(4 * extractor.size))
-        self.sampler = None
         self.score = None
         self._score_max = None
         self._score_windows = 0
         self._score_over = 0
-        if self.sensor is not None:
-            self.sampler = Sampler(self.sensor, window, spec["hop"])
+        sampler = self.sampler
+        if sampler is not None and (sampler.window, sampler.hop, sampler.axes) == (window, spec["hop"], axes):
+            return  # same windows: keep sampling without a gap
+        self.sampler = Sampler(self.sensor, window, spec["hop"]) if self.sensor is not None else None
 
     # -- the loop ---------------------------------------------------------------------------
 

@@ -24,8 +24,11 @@ def finite(value, digits=4):
 
 
 def b64(data):
-    """Base64 text of a bytes-like object, no newline (the ``data`` field of raw records)."""
-    return b2a_base64(data)[:-1].decode()
+    """Base64 text of a buffer's raw bytes (an array's items, little-endian), no newline.
+
+    ``bytes()`` first: some ports' binascii iterates typed items rather than reading the buffer.
+    """
+    return b2a_base64(bytes(data))[:-1].decode()
 
 
 class Telemetry:
