@@ -148,7 +148,7 @@ class FeatureExtractor:
                 base = self._model_features(axis, out, base)
 
     def _analyse(self, samples: "array[float]", axis: int) -> None:
-        """Time statistics and spectrum of one axis; leaves the FFT in _re/_im, power in _power."""
+        """Time statistics and spectrum of one axis; leaves X[0..n/2] in _re/_im, power in _power."""
         n = self.window
         step = self.axes
         end = n * step
@@ -172,7 +172,6 @@ class FeatureExtractor:
             if d2 > peak:
                 peak = d2
             re[j] = d * hann[j]
-            im[j] = 0.0
         row = axis * SUMMARY_SIZE
         s = self.summary
         m2 /= n
@@ -186,7 +185,7 @@ class FeatureExtractor:
         else:
             for field in range(SUMMARY_SIZE):
                 s[row + field] = 0.0
-        self._fft.forward(re, im)
+        self._fft.real_forward(re, im)
         self._spectrum(row)
 
     def _spectrum(self, row: int) -> None:
@@ -251,7 +250,8 @@ class FeatureExtractor:
         re = self._re
         im = self._im
         low, high = self._envelope
-        # Analytic signal of the band: positive frequencies doubled, everything else removed.
+        # Analytic signal of the band: positive frequencies doubled, everything else (including
+        # the bins real_forward leaves undefined) removed.
         for k in range(n):
             if low <= k < high:
                 re[k] *= 2.0
@@ -265,12 +265,11 @@ class FeatureExtractor:
         for t in range(n):
             envelope = math.sqrt(re[t] * re[t] + im[t] * im[t])
             re[t] = envelope
-            im[t] = 0.0
             total += envelope
         mean = total / n
         for t in range(n):
             re[t] -= mean
-        fft.forward(re, im)
+        fft.real_forward(re, im)
         low, high = self._modulation
         peak = 0.0
         total = 0.0

@@ -24,34 +24,79 @@ class FFT:
 
     def forward(self, re: "array[float]", im: "array[float]") -> None:
         """X[k] = sum x[t] exp(-2 pi i k t / n), unscaled."""
-        self._transform(re, im, -1.0)
+        self._transform(re, im, -1.0, self.n)
 
     def inverse(self, re: "array[float]", im: "array[float]") -> None:
         """x[t] = 1/n sum X[k] exp(+2 pi i k t / n)."""
-        self._transform(re, im, 1.0)
+        self._transform(re, im, 1.0, self.n)
         scale = 1.0 / self.n
         for i in range(self.n):
             re[i] *= scale
             im[i] *= scale
 
-    def _transform(self, re: "array[float]", im: "array[float]", sign: float) -> None:
-        n = self.n
+    def real_forward(self, re: "array[float]", im: "array[float]") -> None:
+        """Spectrum of the real signal in ``re`` (``im`` is scratch): X[0..n/2] into re/im[0..n/2].
+
+        Half the work of ``forward``: the n real samples are an n/2-point complex signal (even
+        samples real, odd imaginary), transformed, then split into the spectrum of the real one.
+        Bins above n/2 (the conjugate mirror) are left undefined.
+        """
+        m = self.n >> 1
+        for j in range(m):
+            im[j] = re[2 * j + 1]
+            re[j] = re[2 * j]
+        self._transform(re, im, -1.0, m)
+        z_re = re[0]
+        z_im = im[0]
+        re[0] = z_re + z_im
+        im[0] = 0.0
+        re[m] = z_re - z_im
+        im[m] = 0.0
+        cos_table = self._cos
+        sin_table = self._sin
+        for k in range(1, (m >> 1) + 1):
+            j = m - k
+            a_re = re[k]
+            a_im = im[k]
+            b_re = re[j]
+            b_im = -im[j]
+            # Even part E = (A + B) / 2, odd part O = (A - B) / 2i, with A = Z[k], B = conj(Z[m - k]).
+            e_re = (a_re + b_re) * 0.5
+            e_im = (a_im + b_im) * 0.5
+            o_re = (a_im - b_im) * 0.5
+            o_im = (b_re - a_re) * 0.5
+            w_re = cos_table[k]
+            w_im = -sin_table[k]
+            t_re = w_re * o_re - w_im * o_im
+            t_im = w_re * o_im + w_im * o_re
+            # X[k] = E + W^k O and X[m - k] = conj(E - W^k O).
+            re[k] = e_re + t_re
+            im[k] = e_im + t_im
+            re[j] = e_re - t_re
+            im[j] = t_im - e_im
+
+    def _transform(self, re: "array[float]", im: "array[float]", sign: float, size: int) -> None:
+        """In-place complex FFT of the first ``size`` entries (a power of two up to n)."""
+        stride = self.n // size
+        shift = 0
+        while (size << shift) < self.n:
+            shift += 1
         reverse = self._reverse
-        for i in range(n):
-            j = reverse[i]
+        for i in range(size):
+            j = reverse[i] >> shift
             if j > i:
                 re[i], re[j] = re[j], re[i]
                 im[i], im[j] = im[j], im[i]
         cos_table = self._cos
         sin_table = self._sin
-        size = 2
-        step = n >> 1
-        while size <= n:
-            half = size >> 1
+        span = 2
+        step = (size >> 1) * stride
+        while span <= size:
+            half = span >> 1
             for k in range(half):
                 wr = cos_table[k * step]
                 wi = sign * sin_table[k * step]
-                for i in range(k, n, size):
+                for i in range(k, size, span):
                     j = i + half
                     xr = re[j]
                     xi = im[j]
@@ -63,7 +108,7 @@ class FFT:
                     im[j] = ui - ti
                     re[i] = ur + tr
                     im[i] = ui + ti
-            size <<= 1
+            span <<= 1
             step >>= 1
 
 
