@@ -36,10 +36,12 @@ def convert(model: keras.Model, float_io: bool = False, per_channel_dense: bool 
     """Full-integer conversion; int8 model I/O unless ``float_io`` (QUANTIZE/DEQUANTIZE ops)."""
     rng = np.random.default_rng(seed)
     shape = [1, *model.input_shape[1:]]
+    # Varied scales per channel, so per-channel quantization differs between channels.
+    spread = np.linspace(0.5, 2.0, shape[-1], dtype=np.float32)
 
     def representative():
         for _ in range(64):
-            yield [rng.normal(0.0, 1.0, shape).astype(np.float32)]
+            yield [(rng.normal(0.0, 1.0, shape) * spread).astype(np.float32)]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -81,12 +83,80 @@ def relu_input() -> bytes:
     return convert(sequential((2, 8), layers.ReLU(), layers.Reshape((16,)), layers.Dense(5), seed=4), seed=4)
 
 
+def conv1d_cnn() -> bytes:
+    # The benchmark's small 1-D CNN: Conv1D arrives as CONV_2D with height 1 (plus EXPAND_DIMS/
+    # RESHAPE), pooling, global average (MEAN), dense head with softmax.
+    return convert(sequential((256, 3), layers.Conv1D(8, 5, strides=2, padding="same", activation="relu"),
+                              layers.MaxPooling1D(2), layers.Conv1D(16, 3, activation="relu6"),
+                              layers.AveragePooling1D(2, padding="same"), layers.GlobalAveragePooling1D(),
+                              layers.Dense(8, "tanh"), layers.Dense(4, "softmax"), seed=5), seed=5)
+
+
+def conv2d_shapes() -> bytes:
+    return convert(sequential((9, 7, 3), layers.Conv2D(6, (3, 3), strides=(2, 1), padding="same"),
+                              layers.Conv2D(5, (2, 3), dilation_rate=(2, 1), padding="valid", activation="relu"),
+                              layers.MaxPooling2D((2, 2), strides=(1, 2), padding="same"),
+                              layers.AveragePooling2D((2, 2), padding="valid"), seed=6), seed=6)
+
+
+def depthwise() -> bytes:
+    return convert(sequential((12, 10, 4), layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same",
+                                                                 activation="relu6"),
+                              layers.DepthwiseConv2D((2, 3), strides=2, depth_multiplier=1, padding="valid"),
+                              layers.SeparableConv2D(5, 3, padding="same", activation="relu"), seed=7), seed=7)
+
+
+def dilated_depthwise() -> bytes:
+    return convert(sequential((11, 9, 3), layers.DepthwiseConv2D(3, dilation_rate=2, padding="same"),
+                              layers.Conv2D(4, 3, dilation_rate=(1, 2), padding="same"), seed=8), seed=8)
+
+
+def arithmetic() -> bytes:
+    keras.utils.set_random_seed(9)
+    inp = keras.Input((12,), batch_size=1)
+    a = layers.Dense(8)(inp)
+    b = layers.Dense(8, "relu")(inp)
+    c = layers.Dense(1)(inp)
+    total = layers.Add()([a, b])
+    difference = layers.Subtract()([a, layers.ReLU()(b)])
+    product = layers.Multiply()([total, difference])
+    broadcast = layers.Multiply()([product, c])
+    broadcast_sum = layers.Add()([broadcast, c])
+    joined = layers.Concatenate(axis=-1)([broadcast_sum, difference])
+    squashed = layers.Activation("sigmoid")(joined)
+    tanh = layers.Activation("tanh")(layers.Dense(5)(squashed))
+    out = layers.Softmax()(tanh)
+    return convert(keras.Model(inp, out), seed=9)
+
+
+def flatten_dynamic_batch() -> bytes:
+    # Without a fixed batch size, Flatten becomes SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE.
+    keras.utils.set_random_seed(10)
+    model = keras.Sequential([keras.Input((4, 5, 2)), layers.Conv2D(3, 2, activation="relu"), layers.Flatten(),
+                              layers.Dense(6, "sigmoid")])
+    return convert(model, seed=10)
+
+
+def float_io_cnn() -> bytes:
+    # EXPAND_DIMS and SQUEEZE come from explicit tf ops.
+    return convert(sequential((32, 2), layers.Lambda(lambda t: tf.expand_dims(t, -1)),
+                              layers.Conv2D(4, (3, 2), activation="relu"), layers.Lambda(lambda t: tf.squeeze(t, 2)),
+                              layers.GlobalAveragePooling1D(), layers.Dense(3), seed=11), float_io=True, seed=11)
+
+
 MODELS: dict[str, Callable[[], bytes]] = {
     "dense_autoencoder": dense_autoencoder,
     "dense_per_channel": dense_per_channel,
     "dense_float_io": dense_float_io,
     "reshape_relu": reshape_relu,
     "relu_input": relu_input,
+    "conv1d_cnn": conv1d_cnn,
+    "conv2d_shapes": conv2d_shapes,
+    "depthwise": depthwise,
+    "dilated_depthwise": dilated_depthwise,
+    "arithmetic": arithmetic,
+    "flatten_dynamic_batch": flatten_dynamic_batch,
+    "float_io_cnn": float_io_cnn,
 }
 
 

@@ -1,5 +1,6 @@
 """Builds an invocable graph: parse, check, plan the arena, prepare every operator."""
 
+import struct
 from array import array
 
 from tfl import ModelError, planner, schema
@@ -85,7 +86,11 @@ def _allocate(g: "Graph", max_arena_bytes: int) -> None:
         storage[t] = arena[offsets[k]:offsets[k] + g.tensors[t].size]
     for t in range(count):
         tensor = g.tensors[t]
-        if tensor.is_constant:
+        if tensor.is_constant and tensor.dtype == schema.INT32:
+            # Shape arithmetic copies these into int32 tensors: give them the same element type.
+            storage[t] = memoryview(array("i", [struct.unpack_from("<i", g.buf, tensor.data_pos + 4 * i)[0]
+                                                for i in range(tensor.size)]))
+        elif tensor.is_constant:
             storage[t] = model[tensor.data_pos:tensor.data_pos + tensor.data_len]
         elif storage[t] is None and first[t] >= 0:
             if tensor.dtype == schema.INT32:

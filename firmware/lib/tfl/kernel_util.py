@@ -82,3 +82,26 @@ def op_name(op: "Operator") -> str:
     from tfl.opnames import name
 
     return name(op)
+
+
+def scratch(g: "Graph", size: int, fill: int = 0) -> "Any":
+    """A kernel's own int8 buffer (TFLM: scratch buffer), counted in the model's arena bytes."""
+    from array import array
+
+    g.arena_bytes += size
+    return memoryview(array("b", bytes([fill & 0xFF]) * size))
+
+
+def compute_padding(stride: int, dilation: int, in_size: int, filter_size: int, out_size: int) -> int:
+    """ComputePaddingWithOffset: the padding before the first element (SAME), 0 when none is needed."""
+    effective = (filter_size - 1) * dilation + 1
+    total = (out_size - 1) * stride + effective - in_size
+    return total // 2 if total > 0 else 0
+
+
+def compute_out_size(padding: int, in_size: int, filter_size: int, stride: int, dilation: int) -> int:
+    """ComputeOutSize: output length for SAME (0) or VALID (1) padding."""
+    effective = (filter_size - 1) * dilation + 1
+    if padding == 0:
+        return (in_size + stride - 1) // stride
+    return (in_size - effective + stride) // stride

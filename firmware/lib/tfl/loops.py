@@ -6,7 +6,13 @@ identical results and they replace these at import (see the end of this module).
 
 from struct import pack_into, unpack_from
 
-from tfl.common import multiply_by_quantized_multiplier, round_half_away, to_float32
+from tfl.common import (
+    multiply_by_quantized_multiplier,
+    round_half_away,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+    to_float32,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,3 +57,185 @@ def dequantize(d: "Any") -> None:
     x, out, count, table = d
     for i in range(count):
         pack_into("<f", out, 4 * i, table[x[i] & 0xFF])
+
+
+def conv(d: "Any") -> None:
+    """CONV_2D over the zero-point padded input: one dot product per output element."""
+    (copies, x, w, bias, multipliers, shifts, out, batches, batch_step, out_h, out_w, out_c, y_step, x_step, runs,
+     run, out_offset, lo, hi) = d
+    for target, source in copies:
+        target[:] = source
+    o = 0
+    taps = len(runs) * run
+    for b in range(batches):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                corner = b * batch_step + oy * y_step + ox * x_step
+                for c in range(out_c):
+                    acc = bias[c]
+                    k = c * taps
+                    for r in runs:
+                        start = corner + r
+                        for i in range(start, start + run):
+                            acc += x[i] * w[k]
+                            k += 1
+                    acc = multiply_by_quantized_multiplier(acc, multipliers[c], shifts[c]) + out_offset
+                    out[o] = lo if acc < lo else hi if acc > hi else acc
+                    o += 1
+
+
+def depthwise_conv(d: "Any") -> None:
+    """DEPTHWISE_CONV_2D over the zero-point padded input; output channel = in_channel * multiplier + m."""
+    (copies, x, w, bias, multipliers, shifts, out, batches, batch_step, out_h, out_w, in_c, multiplier, y_step,
+     x_step, input_taps, filter_taps, out_offset, lo, hi) = d
+    for target, source in copies:
+        target[:] = source
+    o = 0
+    taps = len(input_taps)
+    for b in range(batches):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                corner = b * batch_step + oy * y_step + ox * x_step
+                for ic in range(in_c):
+                    base = corner + ic
+                    for m in range(multiplier):
+                        oc = ic * multiplier + m
+                        acc = bias[oc]
+                        for t in range(taps):
+                            acc += x[base + input_taps[t]] * w[oc + filter_taps[t]]
+                        acc = multiply_by_quantized_multiplier(acc, multipliers[oc], shifts[oc]) + out_offset
+                        out[o] = lo if acc < lo else hi if acc > hi else acc
+                        o += 1
+
+
+def _pool(d: "Any", average: bool) -> None:
+    x, out, batches, in_h, in_w, channels, rows, cols, lo, hi = d
+    o = 0
+    row_stride = in_w * channels
+    for b in range(batches):
+        for r in range(0, len(rows), 2):
+            y0 = rows[r]
+            y1 = y0 + rows[r + 1]
+            for q in range(0, len(cols), 2):
+                x0 = cols[q]
+                x1 = x0 + cols[q + 1]
+                count = rows[r + 1] * cols[q + 1]
+                for c in range(channels):
+                    acc = 0 if average else -128
+                    for y in range(y0, y1):
+                        base = (b * in_h + y) * row_stride + c
+                        for i in range(base + x0 * channels, base + x1 * channels, channels):
+                            v = x[i]
+                            if average:
+                                acc += v
+                            elif v > acc:
+                                acc = v
+                    if average:
+                        # Round half away from zero, as C's truncating division after +/- count / 2.
+                        half = count >> 1
+                        acc = (acc + half) // count if acc > 0 else -((half - acc) // count)
+                    out[o] = lo if acc < lo else hi if acc > hi else acc
+                    o += 1
+
+
+def max_pool(d: "Any") -> None:
+    _pool(d, False)
+
+
+def average_pool(d: "Any") -> None:
+    _pool(d, True)
+
+
+def add(d: "Any") -> None:
+    """ADD (sign 1) / SUB (sign -1): tabulated rescaled inputs, summed, rescaled to the output."""
+    a, b, out, map_a, map_b, table_a, table_b, sign, multiplier, shift, out_offset, lo, hi = d
+    for i in range(len(out)):
+        acc = table_a[a[map_a[i]] & 0xFF] + sign * table_b[b[map_b[i]] & 0xFF]
+        acc = multiply_by_quantized_multiplier(acc, multiplier, shift) + out_offset
+        out[i] = lo if acc < lo else hi if acc > hi else acc
+
+
+def mul(d: "Any") -> None:
+    a, b, out, map_a, map_b, offset_a, offset_b, multiplier, shift, out_offset, lo, hi = d
+    for i in range(len(out)):
+        acc = (a[map_a[i]] + offset_a) * (b[map_b[i]] + offset_b)
+        acc = multiply_by_quantized_multiplier(acc, multiplier, shift) + out_offset
+        out[i] = lo if acc < lo else hi if acc > hi else acc
+
+
+def _count_leading_zeros(x: int) -> int:
+    n = 32
+    while x:
+        x >>= 1
+        n -= 1
+    return n
+
+
+def softmax(d: "Any") -> None:
+    """Per row: sum exp(x - max) in Q12.19, GetReciprocal, scale each exp to the int8 output."""
+    x, out, depth, max_negated, exps, accumulated, one_over_one_plus_x_for_x_in_0_1 = d
+    for start in range(0, len(out), depth):
+        end = start + depth
+        top = -128
+        for i in range(start, end):
+            if x[i] > top:
+                top = x[i]
+        total = 0
+        for i in range(start, end):
+            negated = top - x[i]
+            if negated <= max_negated:
+                total += accumulated[negated]
+        # GetReciprocal(total, 12): total scaled to [1, 2) as 1 + s, then 1 / (1 + s).
+        headroom_plus_one = _count_leading_zeros(total)
+        num_bits_over_unit = 12 - headroom_plus_one
+        shifted_scale = one_over_one_plus_x_for_x_in_0_1((total << headroom_plus_one) - (1 << 31))
+        exponent = num_bits_over_unit + 31 - 8
+        for i in range(start, end):
+            negated = top - x[i]
+            if negated <= max_negated:
+                v = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted_scale, exps[negated]),
+                                           exponent) - 128
+                out[i] = -128 if v < -128 else 127 if v > 127 else v
+            else:
+                out[i] = -128
+
+
+def _sum_into(x: "Any", index: "Any", sums: "Any") -> None:
+    for i in range(len(sums)):
+        sums[i] = 0
+    for i in range(len(index)):
+        sums[index[i]] += x[i]
+
+
+def mean(d: "Any") -> None:
+    x, out, index, sums, offset, multiplier, shift, out_offset = d
+    _sum_into(x, index, sums)
+    for i in range(len(out)):
+        v = multiply_by_quantized_multiplier(sums[i] - offset, multiplier, shift) + out_offset
+        out[i] = -128 if v < -128 else 127 if v > 127 else v
+
+
+def mean_same_scale(d: "Any") -> None:
+    """Mean: sum / count, C truncating division."""
+    x, out, index, sums, count = d
+    _sum_into(x, index, sums)
+    for i in range(len(out)):
+        s = sums[i]
+        out[i] = s // count if s >= 0 else -(-s // count)
+
+
+def copy_blocks(d: "Any") -> None:
+    for target, source in d:
+        target[:] = source
+
+
+def fill(d: "Any") -> None:
+    out, values = d
+    for i in range(len(values)):
+        out[i] = values[i]
+
+
+def gather(d: "Any") -> None:
+    x, out, index = d
+    for i in range(len(index)):
+        out[i] = x[index[i]]

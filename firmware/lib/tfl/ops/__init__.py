@@ -13,13 +13,28 @@ if TYPE_CHECKING:
     from tfl.schema import Operator
 
 _KERNELS = {
+    0: ("elementwise", "prepare_add"),
+    1: ("pooling", "prepare_average_pool"),
+    2: ("concatenation", "prepare"),
+    3: ("conv", "prepare_conv"),
+    4: ("conv", "prepare_depthwise_conv"),
     6: ("quantize", "prepare_dequantize"),
     9: ("fully_connected", "prepare"),
+    14: ("activations", "prepare_logistic"),
+    17: ("pooling", "prepare_max_pool"),
+    18: ("elementwise", "prepare_mul"),
     19: ("activations", "prepare_relu"),
     21: ("activations", "prepare_relu6"),
     22: ("reshape", "prepare"),
+    25: ("softmax", "prepare"),
+    28: ("activations", "prepare_tanh"),
+    40: ("reduce", "prepare_mean"),
+    41: ("elementwise", "prepare_sub"),
     43: ("reshape", "prepare"),
+    45: ("shape", "prepare_strided_slice"),
     70: ("reshape", "prepare"),
+    77: ("shape", "prepare_shape"),
+    83: ("concatenation", "prepare_pack"),
     114: ("quantize", "prepare_quantize"),
 }
 

@@ -3,8 +3,15 @@ value at prepare time into a 256-entry table, so Eval is a lookup."""
 
 from array import array
 
-from tfl import loops
-from tfl.common import double_multiplier, multiply_by_quantized_multiplier, quantize_value
+from tfl import fixedpoint, loops
+from tfl.common import (
+    double_multiplier,
+    float32_parts,
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    quantize_value,
+    rounding_divide_by_pot,
+)
 from tfl.kernel_util import check, check_counts, scale, tensor
 
 TYPE_CHECKING = False
@@ -12,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from tfl.schema import Graph, Operator
+    from tfl.schema import Graph, Operator, Tensor
 
 
 def _prepare_table(g: "Graph", op: "Operator", function: "Callable[[int], int]") -> "tuple[Any, Any]":
@@ -48,3 +55,56 @@ def prepare_relu6(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     zero = input_t.zero_point
     six = max(-128, min(127, quantize_value(6.0, input_t.scale, zero)))
     return _prepare_table(g, op, lambda v: max(zero, min(six, v)))
+
+
+def _input_rescaling(op: "Operator", input_t: "Tensor") -> "tuple[int, int, int]":
+    """Multiplier, left shift and input radius mapping int8 inputs to Q4.27 (TFLM Logistic/Tanh Prepare):
+    frexp(input_scale * 2**27), and the largest offset input that does not saturate."""
+    m, e = float32_parts(input_t.scale_bits[0])
+    multiplier, shift = quantize_multiplier((m, e + 27))
+    radius = (15 << 27) >> shift if shift >= 0 else (15 << 27) << -shift
+    return multiplier, shift, radius
+
+
+def prepare_logistic(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
+    """reference_integer_ops::Logistic: gemmlowp logistic on Q4.27, output scale 1/256, zero point -128."""
+    check_counts(op, 1)
+    _, input_t = tensor(g, op, 0, "input")
+    _, output_t = tensor(g, op, -1, "output")
+    check(output_t.zero_point == -128 and output_t.scale_bits[0] == 0x3B800000, op,
+          "int8 output must have scale 1/256 and zero point -128")
+    multiplier, shift, radius = _input_rescaling(op, input_t)
+    zp = input_t.zero_point
+
+    def logistic(v: int) -> int:
+        offset = v - zp
+        if offset <= -radius:
+            return -128
+        if offset >= radius:
+            return 127
+        q = fixedpoint.logistic(multiply_by_quantized_multiplier(offset, multiplier, shift), 4)
+        return max(-128, min(127, rounding_divide_by_pot(q, 23) - 128))
+
+    return _prepare_table(g, op, logistic)
+
+
+def prepare_tanh(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
+    """reference_integer_ops::Tanh: gemmlowp tanh on Q4.27, output scale 1/128, zero point 0."""
+    check_counts(op, 1)
+    _, input_t = tensor(g, op, 0, "input")
+    _, output_t = tensor(g, op, -1, "output")
+    check(output_t.zero_point == 0 and output_t.scale_bits[0] == 0x3C000000, op,
+          "int8 output must have scale 1/128 and zero point 0")
+    multiplier, shift, radius = _input_rescaling(op, input_t)
+    zp = input_t.zero_point
+
+    def tanh(v: int) -> int:
+        offset = v - zp
+        if offset <= -radius:
+            return -128
+        if offset >= radius:
+            return 127
+        q = fixedpoint.tanh(multiply_by_quantized_multiplier(offset, multiplier, shift), 4)
+        return max(-128, min(127, rounding_divide_by_pot(q, 24)))
+
+    return _prepare_table(g, op, tanh)
