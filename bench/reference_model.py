@@ -1,13 +1,13 @@
 """Evaluate the reference bearing model recipe on the HIT-SM recordings; optionally write the package.
 
-    python bench/reference_model.py [--data DIR] [--json] [--write models/bearing-hit-mfs]
+    python bench/reference_model.py [--data DIR] [--json]
 
 Bar 1, per shaft speed: train on the first 60 % of the healthy recording, test on the rest and on
 every fault file at that speed (AUC float and int8, healthy test windows over the threshold).
 Bar 2, unseen speed: train on the 600 and 1200 rpm healthy recordings, test at 900 rpm (healthy
 windows over the threshold, share of each fault file's windows over it).
 Both also with every recording scaled to the healthy training RMS ("same RMS": shape, not
-loudness). ``--write`` trains the shipped model on all three healthy recordings and writes it.
+loudness). The shipped model itself is made by ``fabnode train`` (docs/reference-model.md).
 Windows are scored at a hop of 256 samples (the node's hop is 512) to test more windows.
 Figures go to docs/reference-model.md.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from fabnode.boards import get_board
-from fabnode.models import package, training
+from fabnode.models import training
 from fabnode.recordings import Recording, load_recording
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,6 @@ SPEEDS = (600, 900, 1200)
 FAULTS = ("IR2", "IR5", "IR8", "OR2", "OR5", "OR8")
 EVAL_HOP = 256
 TRAIN_SHARE = 0.6
-MODEL_ID = "bearing-hit-mfs-v1"
 
 
 def auc(negatives: np.ndarray, positives: np.ndarray) -> float:
@@ -191,26 +190,10 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_reference(bench: Bench, out: Path) -> dict[str, Any]:
-    parts = [bench.recording(f"Normal_{speed}") for speed in SPEEDS]
-    # Keep the original files' names and hashes in the manifest, not the resampled arrays'.
-    parts = [Recording(p.samples, p.rate_hz, str(bench.data / f"Normal_{s}.npy"), p.meta)
-             for p, s in zip(parts, SPEEDS, strict=True)]
-    _, manifest, model = bench.train(parts, MODEL_ID)
-    package.write_package(out, manifest, model)
-    for speed in SPEEDS:
-        over = {name: float(np.mean(training.detector_scores(manifest, model, bench.features(f"{name}_{speed}"))
-                                    > manifest["threshold"])) for name in ("Normal", *FAULTS)}
-        print(f"shipped model, {speed} rpm, windows over threshold: "
-              + ", ".join(f"{name} {share:.0%}" for name, share in over.items()), file=sys.stderr)
-    return manifest
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--write", type=Path, help="train the shipped model on all healthy files and write it")
     args = parser.parse_args(argv)
     bench = Bench(args.data)
     started = time.perf_counter()
@@ -218,10 +201,6 @@ def main(argv: list[str] | None = None) -> int:
                "classic_bar2": classic_bar2(bench)}
     results["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(results, indent=2) if args.json else report(results))
-    if args.write:
-        manifest = write_reference(bench, args.write)
-        print(f"wrote {args.write} (threshold {manifest['threshold']:.3f}, sha256 {manifest['model_sha256'][:12]})",
-              file=sys.stderr)
     return 0
 
 
