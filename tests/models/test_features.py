@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tracemalloc
 from array import array
 
 import numpy as np
@@ -65,6 +66,15 @@ def test_fft_matches_numpy_both_ways():
     np.testing.assert_allclose(np.array(re) + 1j * np.array(im), expected, atol=1e-4)
     fft.inverse(re, im)
     np.testing.assert_allclose(np.array(re) + 1j * np.array(im), x, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [2, 16, 1024])
+def test_real_fft_matches_numpy(n):
+    x = np.random.default_rng(n).normal(size=n).astype(np.float32)
+    re, im = array("f", x), array("f", bytes(4 * n))
+    FFT(n).real_forward(re, im)
+    half = n // 2 + 1
+    np.testing.assert_allclose(np.array(re[:half]) + 1j * np.array(im[:half]), np.fft.rfft(x), atol=2e-5)
 
 
 @pytest.mark.parametrize("n", [0, 1, 3, 100])
@@ -172,6 +182,22 @@ def test_summary_only_axes_are_skipped_when_asked():
     extractor.compute(samples, lean, summary=False)
     assert list(full) == list(lean)
     assert x_rms > 0 and extractor.summary[features.RMS] == -1.0
+
+
+def test_compute_allocates_no_buffers():
+    rng = np.random.default_rng(8)
+    samples = interleave(*(rng.normal(0, 0.1, N) for _ in range(3)))
+    extractor = features.FeatureExtractor(SPEC)
+    out = array("f", bytes(4 * extractor.size))
+    extractor.compute(samples, out)
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            extractor.compute(samples, out)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024  # a single float array of a window would be 4 KiB
 
 
 @pytest.mark.micropython
