@@ -90,6 +90,8 @@ class App:
         if spec is None:
             self._fail("sensor", "the board file has no vibration sensor")
             return
+        if self.sampler is not None:
+            self.sampler.hold()
         try:
             if self.sensor is None:
                 self.sensor = self.hal.open_vibration_sensor(self.cfg.board["pins"], spec)
@@ -102,6 +104,9 @@ class App:
         except (OSError, ValueError) as exc:
             self._fail("sensor", f"{spec['type']}: {exc}")
             return
+        finally:
+            if self.sampler is not None:
+                self.sampler.release()
         if self.sampler is not None:
             self.sampler.sensor = self.sensor
         if self.faults["sensor"] is not None:
@@ -113,7 +118,7 @@ class App:
 
     def _on_watermark(self, pin):
         if self.sampler is not None:
-            self.sampler.pending = True
+            self.sampler.on_watermark(pin)
 
     def _open_temperature(self):
         spec = self.cfg.temperature
@@ -396,11 +401,16 @@ class App:
         if self.sensor is None:
             results["sensor"] = "fail: " + (self.faults["sensor"] or "not found")
         else:
+            if self.sampler is not None:
+                self.sampler.hold()
             try:
                 self.sensor.check()
                 results["sensor"] = "pass"
             except OSError as exc:
                 results["sensor"] = f"fail: {exc}"
+            finally:
+                if self.sampler is not None:
+                    self.sampler.release()
         if self.faults["temperature"]:
             results["temperature"] = "fail: " + self.faults["temperature"]
         else:

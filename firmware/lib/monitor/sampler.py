@@ -1,8 +1,12 @@
 """Sensor-clocked sampling: drain the sensor's FIFO into a ring of counts, cut windows with hop.
 
-The sensor's output data rate sets the timing; ``poll()`` reads whatever the FIFO holds (when
-the watermark interrupt has fired, or when the FIFO may be half full). Nothing is allocated
-after construction: the ring holds the raw integer counts; ``take()`` converts one window to g.
+The sensor's output data rate sets the timing. The watermark interrupt drains the FIFO into the
+ring at once (``on_watermark``, scheduled between bytecodes, so sampling goes on while the loop
+computes a window); the loop's ``poll()`` drains it when an interrupt had to wait for the bus or
+when a sensor without a watermark may be filling. One writer (the drain) and one reader
+(``ready``/``take``) each own their counters, so an interrupt between two bytecodes of the loop
+never loses an update. Nothing is allocated after construction: the ring holds the raw integer
+counts; ``take()`` converts one window to g.
 """
 
 from array import array
@@ -22,66 +26,88 @@ class Sampler:
         self.window = window
         self.hop = hop
         self.axes = sensor.AXES
-        # Room for a window plus one hop plus a full sensor FIFO: a tick that is a little late
-        # still finds its frames; a much later one drops whole windows (counted in ``dropped``).
-        self.capacity = window + hop + sensor.FIFO_FRAMES
+        # A window, two hops of slack for a slow loop, and a full sensor FIFO.
+        self.capacity = window + 2 * hop + sensor.FIFO_FRAMES
         self.ring = array(sensor.TYPECODE, bytes(self.capacity * self.axes * (2 if sensor.TYPECODE == "h" else 4)))
+        # writer side (the drain)
+        self.frames = 0  # frames stored since start (wraps at FRAME_MODULO)
         self._write = 0  # ring index of the next frame to store
-        self._start = 0  # ring index of the next window's first frame
-        self._avail = 0  # frames stored from _start on
-        self.last_start = 0  # ring index where the last taken window began
-        self.window_first = 0  # frame number of the last taken window's first frame
-        self._next_first = 0  # frame number at _start
-        self.frames = 0  # frames read since start (wraps at FRAME_MODULO, like the frame numbers)
-        self.windows = 0
-        self.dropped = 0
-        self.pending = False  # set by the watermark interrupt
+        self._busy = False  # the loop is using the sensor's bus: interrupts defer to it
+        self.pending = False  # an interrupt came while the bus was busy
         self._last_read = ticks_ms()
         # Without an interrupt, read at least every quarter FIFO fill time.
         self._max_wait_ms = max(1, sensor.FIFO_FRAMES * 250 // sensor.odr_hz)
+        # reader side (the loop)
+        self._first = 0  # frame number of the next window's first frame
+        self._start = 0  # its ring index
+        self.window_first = 0  # frame number of the last taken window's first frame
+        self.last_start = 0  # its ring index
+        self.windows = 0
+        self.dropped = 0
         self._rate_frames = 0
         self._rate_since = ticks_us()
-
-    def on_watermark(self, _pin):
-        """Interrupt handler: only sets a flag, the bus is read in ``poll``."""
-        self.pending = True
 
     @property
     def overruns(self):
         return self.sensor.overruns
 
-    def poll(self):
-        """Read the sensor FIFO into the ring if it is due; return the frames read."""
-        now = ticks_ms()
-        if not self.pending and ticks_diff(now, self._last_read) < self._max_wait_ms:
-            return 0
-        self.pending = False
-        self._last_read = now
-        total = 0
-        for _ in range(2):  # the free space may wrap around the ring's end
-            room = self.capacity - self._avail
-            if room <= 0:
-                self._drop_window()
-                room = self.hop
-            end = self.capacity - self._write
-            got = self.sensor.read_fifo(self.ring, self._write * self.axes, room if room < end else end)
-            self._write = (self._write + got) % self.capacity
-            self._avail += got
-            total += got
-            if got < end:
-                break
-        self.frames = (self.frames + total) % FRAME_MODULO
-        self._rate_frames += total
-        return total
+    def available(self):
+        """Frames stored and not yet passed by the windows."""
+        return (self.frames - self._first) % FRAME_MODULO
 
-    def _drop_window(self):
-        self._start = (self._start + self.hop) % self.capacity
-        self._avail -= self.hop
-        self._next_first = (self._next_first + self.hop) % FRAME_MODULO
-        self.dropped += 1
+    def on_watermark(self, _pin):
+        """Watermark interrupt handler: drain the FIFO now, unless the loop holds the bus."""
+        if self._busy:
+            self.pending = True
+            return
+        try:
+            self._drain()
+        except OSError:
+            self.pending = True  # the loop's poll retries and reports the failing sensor
+
+    def poll(self):
+        """From the loop: drain the FIFO if an interrupt was deferred or it may be filling unseen."""
+        if not self.pending and ticks_diff(ticks_ms(), self._last_read) < self._max_wait_ms:
+            return 0
+        return self._drain()
+
+    def hold(self):
+        """The loop is about to use the sensor's bus itself (self-test, restart)."""
+        self._busy = True
+
+    def release(self):
+        self._busy = False
+
+    def _drain(self):
+        self._busy = True
+        try:
+            self.pending = False
+            self._last_read = ticks_ms()
+            total = 0
+            for _ in range(2):  # the free space may wrap around the ring's end
+                room = self.capacity - self.available()
+                if room <= 0:
+                    break  # full: the sensor's FIFO overruns until the loop catches up
+                end = self.capacity - self._write
+                want = room if room < end else end
+                got = self.sensor.read_fifo(self.ring, self._write * self.axes, want)
+                self._write = (self._write + got) % self.capacity
+                self.frames = (self.frames + got) % FRAME_MODULO
+                total += got
+                if got < want:
+                    break
+            return total
+        finally:
+            self._busy = False
 
     def ready(self):
-        return self._avail >= self.window
+        """True when a whole window is stored; skips (and counts) windows the loop fell behind on."""
+        avail = self.available()
+        while avail > self.capacity - self.sensor.FIFO_FRAMES and avail - self.hop >= self.window:
+            self._advance()  # the ring is nearly full: drop the oldest hop rather than stall the drain
+            self.dropped += 1
+            avail -= self.hop
+        return avail >= self.window
 
     def take(self, out, scale=None):
         """Copy the next window into ``out`` (``array('f')``, window*axes, in g) and advance by hop."""
@@ -95,11 +121,13 @@ class Sampler:
             if i == size:
                 i = 0
         self.last_start = self._start
-        self.window_first = self._next_first
-        self._next_first = (self._next_first + self.hop) % FRAME_MODULO
-        self._start = (self._start + self.hop) % self.capacity
-        self._avail -= self.hop
+        self.window_first = self._first
+        self._advance()
         self.windows += 1
+
+    def _advance(self):
+        self._start = (self._start + self.hop) % self.capacity
+        self._first = (self._first + self.hop) % FRAME_MODULO
 
     def frames_since(self, first, count):
         """Ring bytes of ``count`` frames starting ``first`` frames after the last window's start.
@@ -114,10 +142,10 @@ class Sampler:
         return (view[start * self.axes:], view[:(count - split) * self.axes])
 
     def measure_rate(self):
-        """Frames per second since the previous call (the effective sample rate)."""
+        """Frames per second stored since the previous call (the effective sample rate)."""
         now = ticks_us()
         elapsed = ticks_diff(now, self._rate_since)
-        rate = self._rate_frames * 1000000 / elapsed if elapsed > 0 else 0.0
-        self._rate_frames = 0
+        frames = (self.frames - self._rate_frames) % FRAME_MODULO
+        self._rate_frames = self.frames
         self._rate_since = now
-        return rate
+        return frames * 1000000 / elapsed if elapsed > 0 else 0.0

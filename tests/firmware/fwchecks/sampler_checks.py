@@ -59,8 +59,9 @@ def check_falling_behind_drops_whole_windows_and_counts_them():
     sensor = FakeSensor(scale_g=1.0)
     sampler = Sampler(sensor, 32, 16)
     out = array("f", bytes(4 * 32 * 3))
-    _fill(sampler, sensor, 0, 200)  # nobody takes windows meanwhile
-    assert sampler.dropped > 0
+    _fill(sampler, sensor, 0, 200)  # nobody takes windows meanwhile: the ring fills, the FIFO overruns
+    assert sampler.available() == sampler.capacity and sensor.overruns > 0
+    assert sampler.ready() and sampler.dropped == 2  # down to a window and a hop behind
     sampler.take(out)
     assert out[0] == sampler.window_first == 16 * sampler.dropped
     assert out[3] == out[0] + 1  # still contiguous frames
@@ -87,8 +88,14 @@ def check_poll_waits_for_the_watermark_or_a_quarter_fifo():
     sampler = Sampler(sensor, 32, 16)
     sensor.push(_frames(0, 8))
     assert sampler.poll() == 0  # not due: no interrupt yet
+    sampler.on_watermark(None)  # the interrupt drains at once
+    assert sampler.available() == 8
+    sensor.push(_frames(8, 8))
+    sampler.hold()  # the loop is using the bus: the interrupt must wait for it
     sampler.on_watermark(None)
-    assert sampler.poll() == 8
+    sampler.release()
+    assert sampler.available() == 8 and sampler.pending
+    assert sampler.poll() == 8 and not sampler.pending
 
 
 def check_rejects_bad_windows():
