@@ -62,3 +62,35 @@ def test_recipe_generalizes_to_an_unseen_speed(bearing_data):
     assert np.all(scores("Normal") < manifest["threshold"])
     for fault in ("IR2", "OR2", "OR8"):
         assert np.all(scores(fault) > manifest["threshold"]), fault
+
+
+@pytest.mark.micropython
+def test_node_interpreter_scores_recordings_as_the_host_does(reference, bearing_data, micropython):
+    """Features and int8 score of real windows under MicroPython equal the host's (docs/features.md)."""
+    spec = reference.feature_spec
+    windows = [training.node_samples(load_recording(bearing_data / f"{name}_900.npy"), spec)[:spec["window"]]
+               for name in ("Normal", "OR2", "IR8")]
+    code = """
+import json
+from array import array
+from monitor import anomaly, features
+with open("/models/active/manifest.json") as f:
+    manifest = json.load(f)
+extractor = features.FeatureExtractor(manifest["features"])
+detector = anomaly.Detector(manifest, "/models/active/model.tflite")
+out = array("f", bytearray(4 * extractor.size))
+with open("/windows.bin", "rb") as f:
+    data = f.read()
+size = 4 * extractor.window * extractor.axes
+for start in range(0, len(data), size):
+    extractor.compute(array("f", data[start:start + size]), out)
+    print(repr(detector.score(out)))
+"""
+    files = {"/models/active/manifest.json": (REFERENCE / "manifest.json").read_bytes(),
+             "/models/active/model.tflite": reference.model,
+             "/windows.bin": b"".join(np.ascontiguousarray(w, np.float32).tobytes() for w in windows)}
+    node = [float(line) for line in micropython(code, files=files).stdout.split()]
+    host = [float(s) for s in training.detector_scores(
+        reference.manifest, reference.model, np.vstack([training.feature_matrix(w, spec) for w in windows]))]
+    np.testing.assert_allclose(node, host, rtol=1e-6)
+    assert node[0] < reference.threshold < min(node[1:])
