@@ -83,6 +83,8 @@ def test_bad_manifest_or_vector_is_rejected():
     manifest, model = make_model()
     with pytest.raises(ValueError, match="score type"):
         anomaly.Detector({**manifest, "score": {"type": "likelihood"}}, model)
+    with pytest.raises(ValueError, match="as many outputs as inputs"):
+        anomaly.Detector({**manifest, "output": {**manifest["output"], "shape": [1, 1]}}, model)
     with pytest.raises(ValueError, match="wrong length"):
         anomaly.Detector(manifest, model).score(array("f", [0.0] * (SIZE + 1)))
 

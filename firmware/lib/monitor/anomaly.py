@@ -36,6 +36,11 @@ class Detector:
         self._in_inverse_scale = 1.0 / self._in_scale
         self._in_zero = int(source["zero_point"])
         target = manifest["output"]
+        outputs = 1
+        for dimension in target.get("shape", (1, self.size)):
+            outputs *= dimension
+        if outputs != self.size:
+            raise ValueError(f"{score_type} needs as many outputs as inputs, not {outputs} for {self.size}")
         self._out_scale = float(target["scale"])
         self._out_zero = int(target["zero_point"])
         self._input = bytearray(self.size)
