@@ -13,6 +13,7 @@ import click
 from fabnode import __version__
 from fabnode.cli import boards as boards_cmd
 from fabnode.cli import collect as collect_cmd
+from fabnode.cli import convert as convert_cmd
 from fabnode.cli import evaluate as evaluate_cmd
 from fabnode.cli import flash as flash_cmd
 from fabnode.cli import model as model_cmd
@@ -20,6 +21,7 @@ from fabnode.cli import monitor as monitor_cmd
 from fabnode.cli import ports as ports_cmd
 from fabnode.cli import report as report_cmd
 from fabnode.cli import score as score_cmd
+from fabnode.cli import sim as sim_cmd
 from fabnode.cli import train as train_cmd
 from fabnode.errors import EXIT_FAILED, EXIT_USAGE, FabnodeError
 
@@ -47,8 +49,10 @@ cli.add_command(report_cmd.report_cmd)
 cli.add_command(train_cmd.train)
 cli.add_command(score_cmd.score)
 cli.add_command(evaluate_cmd.evaluate_cmd)
+cli.add_command(convert_cmd.convert)
 cli.add_command(model_cmd.model_group)
 cli.add_command(flash_cmd.flash)
+cli.add_command(sim_cmd.sim)
 
 
 def main(argv: list[str] | None = None) -> None:

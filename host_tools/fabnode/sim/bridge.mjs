@@ -21,7 +21,16 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 const BLOCK_SIZE = 4096;
-const ENOSPC = 28;
+// Emscripten (WASI) errno -> the numbers MicroPython uses on the ESP32 (and mpremote decodes).
+const ESP32_ERRNO = {
+  1: 7, 2: 13, 6: 11, 8: 9, 10: 16, 20: 17, 22: 27, 28: 22, 29: 5, 31: 21, 33: 24, 37: 36, 43: 19,
+  44: 2, 48: 12, 51: 28, 54: 20, 55: 39, 58: 95, 63: 1, 69: 30, 70: 29, 75: 18,
+};
+const ENOSPC = 28; // already in ESP32 numbering
+const FS_CALLS_FROM_SYSCALLS = [
+  "open", "close", "read", "write", "llseek", "stat", "lstat", "fstat", "mkdir", "rmdir", "unlink",
+  "rename", "readdir", "truncate", "ftruncate", "chdir", "readlink", "chmod", "utime", "getStreamChecked",
+];
 const RAW_PASTE_WINDOW = 256;
 const HIDDEN_ROOT_ENTRIES = new Set(["dev", "proc", "tmp", "home", ".sim"]);
 const NOT_PERSISTED = ["/.sim", "/dev", "/proc", "/tmp", "/home"];
@@ -104,8 +113,45 @@ function usedBlocks(dir = "/") {
   return blocks;
 }
 
+function esp32Error(code) {
+  const error = new FS.ErrnoError(code);
+  error.esp32 = true;
+  return error;
+}
+
 function ensureSpace(extraBlocks) {
-  if (extraBlocks > 0 && usedBlocks() + extraBlocks > config.fsBlocks) throw new FS.ErrnoError(ENOSPC);
+  if (extraBlocks > 0 && usedBlocks() + extraBlocks > config.fsBlocks) throw esp32Error(ENOSPC);
+}
+
+// Errors leave the filesystem with ESP32 errno numbers. Only the outermost FS call translates,
+// because FS functions call each other and some check the WASI code of an inner call.
+function translateErrnos() {
+  let depth = 0;
+  for (const name of FS_CALLS_FROM_SYSCALLS) {
+    const original = FS[name];
+    if (typeof original !== "function") continue;
+    FS[name] = function (...args) {
+      depth += 1;
+      try {
+        return original.apply(this, args);
+      } catch (error) {
+        if (depth === 1 && error?.name === "ErrnoError" && !error.esp32) {
+          throw esp32Error(ESP32_ERRNO[error.errno] ?? error.errno);
+        }
+        throw error;
+      } finally {
+        depth -= 1;
+      }
+    };
+  }
+}
+
+function makeDirs(nodeDir) {
+  let current = "";
+  for (const part of nodeDir.split("/").filter(Boolean)) {
+    current += "/" + part;
+    if (!FS.analyzePath(current).exists) FS.mkdir(current);
+  }
 }
 
 function persistFile(p) {
@@ -160,13 +206,15 @@ function installFilesystemHooks() {
     const [a, b] = [absolute(from), absolute(to)];
     if (isPersisted(a) && isPersisted(b)) fs.renameSync(hostPath(a), hostPath(b));
   });
-  wrap("truncate", null, (result, p) => { if (isPersisted(absolute(p))) persistFile(absolute(p)); });
+  // FS.open truncates with a node, not a path: that file is written back when it is closed.
+  wrap("truncate", null, (result, p) => { if (typeof p === "string" && isPersisted(absolute(p))) persistFile(absolute(p)); });
   // The root lists only what a littlefs root would hold.
   const readdir = FS.readdir;
   FS.readdir = function (p) {
     const names = readdir.call(this, p);
     return absolute(p) === "/" ? names.filter((n) => !HIDDEN_ROOT_ENTRIES.has(n)) : names;
   };
+  translateErrnos();
   FS.statfs = FS.statfsNode = () => {
     const used = usedBlocks();
     return {
@@ -342,7 +390,7 @@ function simRun(request) {
 function putFile(payload) {
   const split = payload.indexOf(0);
   const nodePath = payload.subarray(0, split).toString("utf8");
-  FS.mkdirTree(path.posix.dirname(nodePath));
+  makeDirs(path.posix.dirname(nodePath));
   FS.writeFile(nodePath, payload.subarray(split + 1));
 }
 

@@ -32,10 +32,10 @@ def _operations(node: VirtualNode) -> dict[str, Callable[..., Any]]:
         "reset": lambda download=False: node.hard_reset(download=bool(download)),
         "power-loss": lambda off_seconds=0.0: node.power_loss(float(off_seconds)),
         "brownout": lambda resets=5, period=0.5: node.brownout_loop(int(resets), float(period)),
-        "noise": lambda bit_flip_rate=0.0, drop_rate=0.0, seed=None: node.set_line_noise(
-            float(bit_flip_rate), float(drop_rate), seed),
+        "noise": lambda bit_flip_rate=0.0, drop_rate=0.0, seed=None, to_host=True, to_node=True: node.set_line_noise(
+            float(bit_flip_rate), float(drop_rate), seed, bool(to_host), bool(to_node)),
         "usb-disconnect": lambda seconds: node.usb_disconnect(float(seconds)),
-        "sensor": lambda name, **params: node.sensor_fault(name, **params),
+        "sensor": lambda fault, **params: node.sensor_fault(fault, **params),
         "clear-sensor": node.clear_sensor_faults,
         "exec": lambda code: node.sim_exec(code),
         "eval": lambda code: node.sim_eval(code),
@@ -82,8 +82,9 @@ class ControlServer:
             stream.flush()
 
 
-def request(name: str, op: str, timeout: float = 60.0, **params: Any) -> Any:
-    """Ask the process that has node ``name`` open to do ``op``; its answer value."""
+def request(node_name: str, op: str, timeout: float = 60.0, **params: Any) -> Any:
+    """Ask the process that has node ``node_name`` open to do ``op``; its answer value."""
+    name = node_name
     node_state = state.load(name)
     try:
         info = json.loads((node_state.path / CONTROL_FILE).read_text())

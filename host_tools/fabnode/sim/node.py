@@ -26,14 +26,13 @@ from typing import Any
 
 from fabnode.errors import FabnodeError, PortError
 from fabnode.mpwasm import node_executable, runtime_dir, tree_files
-from fabnode.sim import chips, image, state
+from fabnode.sim import chips, hardware, image, state
 from fabnode.sim.control import ControlServer
 from fabnode.sim.flash import NorFlash
 from fabnode.sim.wire import Wire
 
 BRIDGE = Path(__file__).with_name("bridge.mjs")
 NODE_SIDE_LIB = Path(__file__).with_name("mp")  # vnode.py, placed at /.sim
-SIM_HW = Path(__file__).with_name("hw")  # the simulated hardware modules, placed at /.sim
 CONSOLE_BAUD = 115200
 EN_RC_DELAY = 0.01  # seconds EN needs to rise after reset is released (RC on the devkit's EN pin)
 FS_BLOCK_SIZE = 4096
@@ -42,13 +41,12 @@ BROWNOUT_MESSAGE = "\r\nBrownout detector was triggered\r\n\r\n"
 # The ROM's reset line per reset cause (the cause names simhw.CAUSES uses): (ESP32, ESP32-S3/C3)
 RESET_LINES = {
     "power_on": ("rst:0x1 (POWERON_RESET)", "rst:0x1 (POWERON)"),
-    "hard": ("rst:0x1 (POWERON_RESET)", "rst:0x1 (POWERON)"),  # EN pin: the chip cannot tell
+    "hard": ("rst:0xc (SW_CPU_RESET)", "rst:0x3 (RTC_SW_SYS_RST)"),  # machine.reset()
     "soft": ("rst:0xc (SW_CPU_RESET)", "rst:0x3 (RTC_SW_SYS_RST)"),
     "wdt": ("rst:0x7 (TG0WDT_SYS_RESET)", "rst:0x7 (TG0WDT_SYS_RST)"),
     "deepsleep": ("rst:0x5 (DEEPSLEEP_RESET)", "rst:0x5 (DSLEEP)"),
     "brownout": ("rst:0xf (RTCWDT_BROWN_OUT_RESET)", "rst:0xf (BROWN_OUT_RST)"),
 }
-SIGNAL_FILE = "vibration.fnsig"  # what fabnode.sim.signals renders; simhw plays it
 
 
 class Mode(Enum):
@@ -69,6 +67,8 @@ class LineNoise:
     bit_flip_rate: float = 0.0
     drop_rate: float = 0.0
     rng: random.Random | None = None
+    to_host: bool = True  # node -> host (the host's RX line)
+    to_node: bool = True  # host -> node
 
     @property
     def active(self) -> bool:
@@ -105,10 +105,10 @@ class _Bridge:
         threading.Thread(target=self._read_stderr, daemon=True).start()
         st = node.state
         files = tree_files(NODE_SIDE_LIB, "/.sim")
-        if node.hardware:
-            files.update(tree_files(SIM_HW, "/.sim"))
         files.update(tree_files(st.sim_data_dir, "/.sim/data"))
-        files["/.sim/hw.json"] = json.dumps(node.hardware_config(reset_reason)).encode()
+        if node.hardware:
+            files.update(hardware.hw_files())
+            files[hardware.CONFIG_PATH] = hardware.config_bytes(node.hardware_config(reset_reason))
         for path, data in files.items():
             self.put_file(path, data)
         self.send("C", json.dumps({
@@ -200,7 +200,7 @@ class _Bridge:
         assert self.proc.stderr is not None
         try:
             for line in self.proc.stderr:
-                self.stderr_tail.append(line.decode(errors="replace").rstrip()[:500])
+                self.stderr_tail.append(line.decode(errors="replace").rstrip())
         except (OSError, ValueError):
             pass
 
@@ -306,7 +306,7 @@ class VirtualNode:
 
     def hard_reset(self, download: bool = False) -> None:
         """Pulse EN (the reset button, or esptool's reset), optionally holding IO0 low (BOOT button)."""
-        self.power_on("hard", download=download)
+        self.power_on("power_on", download=download)
 
     def power_loss(self, off_seconds: float = 0.0) -> None:
         """Cut power now, wherever the node is (mid file write included); restore after ``off_seconds``."""
@@ -337,7 +337,8 @@ class VirtualNode:
                 return
             self._bridge = None
             self.mode = Mode.HALTED
-            detail = " / ".join(bridge.stderr_tail) or "no message"
+            # node prints the offending source line of a minified module first: keep the short lines
+            detail = " / ".join(line for line in bridge.stderr_tail if len(line) < 300) or "no message"
         self._emit(f"\r\n[virtual node: MicroPython runtime stopped: {detail}]\r\n".encode())
 
     def _after(self, seconds: float, action: Callable[[], None]) -> None:
@@ -372,7 +373,7 @@ class VirtualNode:
                 return  # back in reset before EN rose
             if change != self._line_changes and self.mode is not Mode.OFF:
                 return  # a later release already booted the chip
-            self.power_on("hard", download=self._dtr and not self._rts)
+            self.power_on("power_on", download=self._dtr and not self._rts)  # EN pin: reads as power-on
 
     # ---- the serial line -----------------------------------------------------------------------
 
@@ -395,7 +396,7 @@ class VirtualNode:
         delay = self._tx_busy_until - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        if self.noise.active:
+        if self.noise.active and self.noise.to_node:
             data = self.noise.apply(data)
         self._to_chip(data)
 
@@ -410,7 +411,7 @@ class VirtualNode:
         self._emit(data)
 
     def _emit(self, data: bytes) -> None:
-        if self.noise.active:
+        if self.noise.active and self.noise.to_host:
             data = self.noise.apply(data)
         self.rx.push(data)
 
@@ -477,14 +478,15 @@ class VirtualNode:
 
     def hardware_config(self, reset_cause: str) -> dict[str, Any]:
         """``/.sim/hw.json``: how the simulated hardware is wired and what state it starts in."""
-        signal = self.state.sim_data_dir / SIGNAL_FILE
-        return {
-            "board": self.board.to_json(),
-            "signal": f"/.sim/data/{SIGNAL_FILE}" if signal.is_file() else None,
-            "reset_cause": reset_cause,
-            "unique_id": chips.mac_for(self.state.name).hex(),
-            "faults": self.sensor_faults,
-        }
+        has_signal = (self.state.sim_data_dir / Path(hardware.SIGNAL_PATH).name).is_file()
+        return hardware.hw_config(self.board, hardware.SIGNAL_PATH if has_signal else None, reset_cause,
+                                  unique_id=chips.mac_for(self.state.name), faults=self.sensor_faults)
+
+    def set_signal(self, source: hardware.SignalSource) -> None:
+        """Render what the vibration sensor measures from the next power-on on (synthetic or recordings)."""
+        self.state.sim_data_dir.mkdir(exist_ok=True)
+        target = self.state.sim_data_dir / Path(hardware.SIGNAL_PATH).name
+        hardware.render_signal(target, hardware.vibration_rate_hz(self.board), source)
 
     def _require_bridge(self) -> _Bridge:
         bridge = self._bridge
@@ -495,9 +497,10 @@ class VirtualNode:
 
     # ---- line faults -------------------------------------------------------------------------------
 
-    def set_line_noise(self, bit_flip_rate: float = 0.0, drop_rate: float = 0.0, seed: int | None = None) -> None:
-        """Corrupt bytes on the cable from now on (both directions); zero rates make it clean again."""
-        self.noise = LineNoise(bit_flip_rate, drop_rate, random.Random(seed))
+    def set_line_noise(self, bit_flip_rate: float = 0.0, drop_rate: float = 0.0, seed: int | None = None,
+                       to_host: bool = True, to_node: bool = True) -> None:
+        """Corrupt bytes on the cable from now on (by default both ways); zero rates make it clean again."""
+        self.noise = LineNoise(bit_flip_rate, drop_rate, random.Random(seed), to_host, to_node)
 
     def usb_disconnect(self, seconds: float) -> None:
         """Yank the USB cable for ``seconds``: the port fails like a removed USB serial device and the
