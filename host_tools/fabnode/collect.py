@@ -80,6 +80,10 @@ class NodeDataset:
     discontinuities: list[tuple[int, int]] = field(default_factory=list)  # (array row, units lost)
     rows: int = 0
     bad_blocks: int = 0
+    # The node's sensor FIFO overrun counter (`status`) before and after: samples lost in the
+    # sensor itself, invisible in the frame index.
+    overruns_before: int | None = None
+    overruns_after: int | None = None
     gaps: int = 0
     corrupt: int = 0
     started: float = 0.0
@@ -118,6 +122,12 @@ class NodeDataset:
         self.blocks.append(block)
         self.rows += len(block)
 
+    @property
+    def sensor_overruns(self) -> int | None:
+        if self.overruns_before is None or self.overruns_after is None:
+            return None
+        return self.overruns_after - self.overruns_before
+
     def array(self) -> npt.NDArray[np.float32]:
         if not self.blocks:
             raise CollectError(f"{self.port} sent no {self.mode} data",
@@ -147,6 +157,7 @@ class NodeDataset:
             "dropped": self.dropped,
             "dropped_unit": "frames" if self.mode == "raw" else "windows",
             "discontinuities": [list(d) for d in self.discontinuities],
+            "sensor_overruns": self.sensor_overruns,
             "sequence_gaps": self.gaps,
             "bad_blocks": self.bad_blocks,
             "corrupt_lines": self.corrupt,
@@ -160,7 +171,8 @@ class NodeDataset:
     def summary(self) -> dict[str, Any]:
         unit = "frames" if self.mode == "raw" else "windows"
         return {"port": self.port, "node": self.node, unit: self.rows, "dropped": self.dropped,
-                "dropped_unit": unit, "gaps": self.gaps, "corrupt": self.corrupt}
+                "dropped_unit": unit, "sensor_overruns": self.sensor_overruns, "gaps": self.gaps,
+                "corrupt": self.corrupt}
 
 
 def check_baud(port: str, baud: int | None, hello: dict[str, Any]) -> None:
@@ -202,6 +214,7 @@ def collect(ports: list[str] | tuple[str, ...], out_dir: Path, *, mode: str = "r
                                    hint="see docs/protocol.md, 'Safe mode'")
             if mode == "raw":
                 check_baud(port, baud, dataset.hello)
+            dataset.overruns_before = _overruns(mon, port)
         def take(item: PortEvent) -> None:
             _take(datasets[item.port], item)
 
@@ -217,6 +230,7 @@ def collect(ports: list[str] | tuple[str, ...], out_dir: Path, *, mode: str = "r
             for port, dataset in datasets.items():
                 dataset.ended = time.time()
                 _stop_stream(mon, port, take)
+                dataset.overruns_after = _overruns(mon, port, take)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [(dataset, _write(dataset, out_dir)) for dataset in datasets.values()]
     _update_index(out_dir, written)
@@ -238,6 +252,13 @@ def _reply_data(reply: Record, command: str) -> dict[str, Any]:
         raise CollectError(f"node {reply.node} refused `{command}`: {reply.payload.get('error', 'no reason given')}")
     data = reply.payload.get("data")
     return data if isinstance(data, dict) else {}
+
+
+def _overruns(mon: Monitor, port: str, seen: Callable[[PortEvent], None] | None = None) -> int | None:
+    with contextlib.suppress(FabnodeError):
+        overruns = mon.request("status", port, timeout=5, seen=seen).payload.get("data", {}).get("overruns")
+        return overruns if isinstance(overruns, int) else None
+    return None
 
 
 def _stop_stream(mon: Monitor, port: str, seen: Callable[[PortEvent], None]) -> None:

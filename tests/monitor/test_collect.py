@@ -35,6 +35,7 @@ class StreamingNode(FakeNode):
 
     def __init__(self, lose_blocks: tuple[int, ...] = (), node_id: str = "n1") -> None:
         self.node_id = node_id
+        self.overruns = 0
         self.seq = 0
         self.lose_blocks = lose_blocks
         self.streaming = threading.Event()
@@ -51,6 +52,9 @@ class StreamingNode(FakeNode):
         if words[0] == "hello":
             return self.record("reply", {"cmd": "hello", "ok": True,
                                          "data": {**HELLO, "hop": HOP, "node": self.node_id}})
+        if words[0] == "status":
+            self.overruns += 2
+            return self.record("reply", {"cmd": "status", "ok": True, "data": {"overruns": self.overruns}})
         self.mode = words[1]
         (self.streaming.set if self.mode != "off" else self.streaming.clear)()
         return self.record("reply", {"cmd": "stream", "ok": True, "data": {"stream": self.mode}})
@@ -93,6 +97,7 @@ def test_raw_collection_matches_the_node_signal_and_lists_the_loss(streaming_nod
     assert meta["label"] == "healthy" and meta["board"] == "esp32-devkitc" and meta["firmware"] == "0.1.0"
     assert meta["sensor"] == "adxl345" and meta["sample_rate_hz"] == 3200 and meta["axes"] == 3
     assert meta["model"] == "ref-1" and meta["sequence_gaps"] == 1 and meta["start_time"].endswith("+00:00")
+    assert meta["sensor_overruns"] == 2
     recording = load_recording(path)  # the folder's index.json gives the rate
     assert recording.rate_hz == 3200 and recording.samples.shape == data.shape
 

@@ -46,5 +46,6 @@ def collect_cmd(ports: tuple[str, ...], baud: int | None, as_json: bool, out_dir
     for dataset, path in written:
         s = dataset.summary()
         unit = s["dropped_unit"]
+        overruns = "" if s["sensor_overruns"] is None else f", {s['sensor_overruns']} sensor FIFO overruns"
         click.echo(f"{s['node']} ({s['port']}): {s[unit]} {unit} -> {path}; {s['dropped']} {unit} dropped, "
-                   f"{s['gaps']} sequence gaps, {s['corrupt']} corrupted lines")
+                   f"{s['gaps']} sequence gaps, {s['corrupt']} corrupted lines{overruns}")
