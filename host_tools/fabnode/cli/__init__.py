@@ -13,6 +13,7 @@ import click
 from fabnode import __version__
 from fabnode.cli import boards as boards_cmd
 from fabnode.cli import collect as collect_cmd
+from fabnode.cli import convert as convert_cmd
 from fabnode.cli import evaluate as evaluate_cmd
 from fabnode.cli import flash as flash_cmd
 from fabnode.cli import model as model_cmd
@@ -48,6 +49,7 @@ cli.add_command(report_cmd.report_cmd)
 cli.add_command(train_cmd.train)
 cli.add_command(score_cmd.score)
 cli.add_command(evaluate_cmd.evaluate_cmd)
+cli.add_command(convert_cmd.convert)
 cli.add_command(model_cmd.model_group)
 cli.add_command(flash_cmd.flash)
 cli.add_command(sim_cmd.sim)
