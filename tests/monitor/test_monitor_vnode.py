@@ -16,9 +16,10 @@ from click.testing import CliRunner
 from fabnode.cli import cli
 from fabnode.collect import collect
 from fabnode.monitor import Disconnected, Monitor, PortEvent, Reconnected
+from fabnode.report import report
 from fabnode.resources import boards_dir, firmware_dir, models_dir
 from fabnode.telemetry import Corrupt, Record, Text
-from fabnode.telemetry_file import read_saved
+from fabnode.telemetry_file import TelemetryWriter, read_saved
 
 pytestmark = pytest.mark.micropython
 
@@ -59,7 +60,7 @@ def watch_until(mon: Monitor, wanted: set[str], timeout: float = 20.0) -> list[P
     return seen
 
 
-def test_monitor_shows_hello_status_score_and_alarm(vnode: str) -> None:
+def test_monitor_shows_hello_status_score_and_alarm_and_the_report_plots_them(vnode: str, tmp_path: Path) -> None:
     with Monitor([f"sim://{vnode}"]) as mon:
         events = watch_until(mon, {"hello", "status", "score", "alarm"})
     records = {e.event.type: e.event for e in events if isinstance(e.event, Record)}
@@ -70,6 +71,11 @@ def test_monitor_shows_hello_status_score_and_alarm(vnode: str) -> None:
     assert records["alarm"].payload["kind"] == "temperature" and records["alarm"].payload["event"] == "start"
     assert records["status"].payload["threshold"] == records["score"].payload["threshold"] is not None
     assert not [e for e in events if isinstance(e.event, Corrupt)]
+    saved = tmp_path / "t.csv"
+    with TelemetryWriter(saved) as writer:
+        for item in events:
+            writer.write(item)
+    assert report([saved], tmp_path / "r.html")["plots"] == ["velocity", "temperature", "score"]
 
 
 def test_send_status_gets_the_node_reply(vnode: str) -> None:
@@ -89,8 +95,6 @@ def test_line_noise_is_counted_and_no_bad_record_is_saved(vnode: str, tmp_path: 
         watch_until(mon, {"hello"})
         control.request(vnode, "noise", bit_flip_rate=2e-3, seed=5)
         events = [*mon.watch(duration=4)]
-    from fabnode.telemetry_file import TelemetryWriter
-
     with TelemetryWriter(save) as writer:
         for item in events:
             writer.write(item)
