@@ -13,7 +13,7 @@ from array import array
 
 from monitor.hal import ticks_diff, ticks_ms, ticks_us
 
-FRAME_MODULO = 1 << 30  # frame counters wrap like the telemetry sequence (stay small ints)
+FRAME_MODULO = 1 << 29  # frame counters wrap here: 2**30 is already a long int on a 32-bit port
 
 
 class Sampler:

@@ -37,7 +37,9 @@ def feed(app, hal, counts, start, frames, commands=None):
     i = start
     while i < end:
         n = min(BURST, end - i)
-        sensor.push([(counts[3 * j], counts[3 * j + 1], counts[3 * j + 2]) for j in range(i, i + n)])
+        size = len(counts) // 3  # a short signal is repeated
+        sensor.push([(counts[3 * (j % size)], counts[3 * (j % size) + 1], counts[3 * (j % size) + 2])
+                     for j in range(i, i + n)])
         i += n
         hal.now += n * 1000 // sensor.odr_hz
         if hal.irq is not None:
