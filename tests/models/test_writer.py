@@ -1,13 +1,17 @@
-"""The .tflite writer: files TFLM and LiteRT load and run, matching the float model."""
+"""The .tflite writer: files TFLM and LiteRT load and run close to the float model, and the node's
+interpreter (tfl) runs bit-exactly as TFLM."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from model_builders import random_model
 
+from fabnode.models.dense import FloatDenseModel
 from fabnode.models.quantize import quantize_dense
-from fabnode.models.runtimes import litert_outputs, tflm_outputs
+from fabnode.models.runtimes import litert_outputs, tfl_outputs, tflm_outputs
 from fabnode.models.tflite_reader import ModelFileError, summarize
 from fabnode.models.tflite_writer import write_dense_tflite
 
@@ -55,3 +59,16 @@ def test_writing_is_deterministic(calibration: np.ndarray) -> None:
 def test_reader_rejects_what_is_not_a_model(data: bytes) -> None:
     with pytest.raises(ModelFileError):
         summarize(data)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("activation", ["relu", "relu6", "linear"])
+def test_node_interpreter_matches_tflm_bit_for_bit(calibration: np.ndarray, per_channel: bool,
+                                                   activation: str) -> None:
+    base = random_model(SIZES, seed=3)
+    layers = tuple(replace(layer, activation=activation) for layer in base.layers[:-1]) + base.layers[-1:]
+    quantized = quantize_dense(FloatDenseModel(layers), calibration, per_channel=per_channel)
+    data = write_dense_tflite(quantized)
+    inputs = np.random.default_rng(11).integers(-128, 128, (400, SIZES[0])).astype(np.int8)
+    inputs[:2] = [[-128] * SIZES[0], [127] * SIZES[0]]
+    assert np.array_equal(tfl_outputs(data, inputs), tflm_outputs(data, inputs))
