@@ -238,3 +238,18 @@ def test_human_output_has_host_time_on_every_line(node: FakeNode) -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 4 and all(re.match(r"\d\d:\d\d:\d\d\.\d\d\d ", line) for line in lines)
     assert "== n1" in lines[0] and "4 records, 0 corrupted lines" in result.stderr
+
+
+def test_several_ports_are_merged_each_line_naming_its_node() -> None:
+    nodes = [FakeNode(greeting=b"".join(session(name, records=3))) for name in ("press-1", "press-2")]
+    try:
+        result = CliRunner().invoke(cli, ["monitor", "-p", nodes[0].url, "-p", nodes[1].url, "--duration", "1",
+                                          "--type", "status"])
+    finally:
+        for n in nodes:
+            n.close()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert sorted(line.split()[1] for line in lines) == ["press-1", "press-2"]
+    assert all(" status " in line for line in lines)
+    assert result.stderr.count("3 records") == 2
