@@ -164,7 +164,8 @@ def test_names_and_size_follow_the_spec():
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"window": 1000}, "power of two"), ({"channels": [3]}, "channels"), ({"hop": 0}, "hop"),
-     ({"bands_hz": [[200, 2000]]}, "outside the spectrum"), ({"version": 2}, "version")],
+     ({"bands_hz": [[200, 2000]]}, "outside the spectrum"), ({"bands_hz": [[300, 301]]}, "empty"),
+     ({"modulation_hz": [1, 200]}, "outside the spectrum"), ({"version": 2}, "version")],
 )
 def test_bad_spec_is_rejected(change, message):
     with pytest.raises(ValueError, match=message):

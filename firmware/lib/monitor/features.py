@@ -103,11 +103,11 @@ class FeatureExtractor:
         bin_hz = rate / n
         self._bin_hz = bin_hz
         self._bands = array("H", [])
-        for low, high in spec["bands_hz"]:
-            self._bands.append(self._bin(low, 1))
-            self._bands.append(self._bin(high, 1))
-        self._envelope = (self._bin(spec["envelope_hz"][0], 1), self._bin(spec["envelope_hz"][1], 1))
-        self._modulation = (self._bin(spec["modulation_hz"][0], 1), self._bin(spec["modulation_hz"][1], 2))
+        for band in spec["bands_hz"]:
+            self._bands.extend(array("H", self._bins(band, 1)))
+        self._envelope = self._bins(spec["envelope_hz"], 1)
+        # The envelope carries the Hann window's shape, whose spectrum fills bins 0 and 1.
+        self._modulation = self._bins(spec["modulation_hz"], 2)
         low, high = spec["velocity_hz"]
         self._velocity = (max(1, math.ceil(low / bin_hz)), min(half, int(high / bin_hz)))
         self.per_channel = 5 + len(spec["bands_hz"])
@@ -126,11 +126,15 @@ class FeatureExtractor:
         self._power = array("f", bytearray(4 * (half + 1)))
         self.summary = array("f", bytearray(4 * SUMMARY_SIZE * axes))
 
-    def _bin(self, hz: float, lowest: int) -> int:
-        k = int(hz / self._bin_hz + 0.5)
-        if k < lowest or k > self.window >> 1:
-            raise ValueError(f"frequency {hz} Hz is outside the spectrum of this window")
-        return k
+    def _bins(self, band: "list[float]", lowest: int) -> "tuple[int, int]":
+        """FFT bins [low, high) of a band [low_hz, high_hz); ValueError if outside or empty."""
+        low = int(band[0] / self._bin_hz + 0.5)
+        high = int(band[1] / self._bin_hz + 0.5)
+        if low < lowest or high > self.window >> 1:
+            raise ValueError(f"band {band[0]}-{band[1]} Hz is outside the spectrum of this window")
+        if high <= low:
+            raise ValueError(f"band {band[0]}-{band[1]} Hz is empty at this window's resolution")
+        return low, high
 
     def compute(self, samples: "array[float]", out: "array[float]", summary: bool = True) -> None:
         """Model features of one window into ``out``; with ``summary``, every axis's summary too.
