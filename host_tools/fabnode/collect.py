@@ -187,7 +187,8 @@ def check_baud(port: str, baud: int | None, hello: dict[str, Any]) -> None:
         raise CollectError(
             f"{port} at {have} baud is too slow for raw data: {hello.get('sensor')} at "
             f"{hello.get('odr_hz')} Hz x {hello.get('axes')} axes needs at least {need} baud",
-            hint=f"use -b {_next_standard_baud(need)} (or higher), or --mode features",
+            hint=f"use --mode features, or -b {_next_standard_baud(need)} if the node's console runs that fast "
+                 "(native-USB boards are not limited by the baud)",
         )
 
 
