@@ -288,12 +288,14 @@ class VirtualNode:
                 self._start_rom()
                 return
             assert self.flash is not None
+            formatted = self._filesystem_formatted()
             result = image.check_boot(self.flash.read, self.board.flash_size, self.chip.name, self.board.app_offset)
             self._emit((banner + self.chip.flash_boot + result.console).encode())
             if not result.boots_micropython:
                 self.mode = Mode.HALTED
                 return
-            self._mount_filesystem()
+            if not formatted:
+                self._format_filesystem()
             self.mode = Mode.MICROPYTHON
             self._bridge = _Bridge(self, reason)
 
@@ -430,15 +432,22 @@ class VirtualNode:
         self._rom = rom.RomBootloader(self.chip, self.flash, chips.mac_for(self.state.name), self)
         self.mode = Mode.DOWNLOAD
 
-    def _mount_filesystem(self) -> None:
-        # The FS partition sits at the end of flash. Erased there (erase-flash, or a new node) means
-        # no filesystem: MicroPython formats a fresh one, as it does on a blank board.
+    def _filesystem_formatted(self) -> bool:
+        """Whether the FS partition (the end of flash) holds a filesystem; erased (erase-flash, a new
+        node) means the files are gone, as on a real board."""
         assert self.flash is not None
         fs_offset = self.board.flash_size - self.board.fs_size
-        if self.flash.read(fs_offset, len(LITTLEFS_MARK)) != LITTLEFS_MARK:
-            state.wipe_filesystem(self.state)
-            self.flash.erase(fs_offset, FS_BLOCK_SIZE)
-            self.flash.program(fs_offset, LITTLEFS_MARK)
+        if self.flash.read(fs_offset, len(LITTLEFS_MARK)) == LITTLEFS_MARK:
+            return True
+        state.wipe_filesystem(self.state)
+        return False
+
+    def _format_filesystem(self) -> None:
+        # What MicroPython does at first boot on a blank partition: make an empty filesystem.
+        assert self.flash is not None
+        fs_offset = self.board.flash_size - self.board.fs_size
+        self.flash.erase(fs_offset, FS_BLOCK_SIZE)
+        self.flash.program(fs_offset, LITTLEFS_MARK)
 
     # ---- the simulation side ---------------------------------------------------------------------
 
