@@ -9,6 +9,8 @@ from array import array
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from monitor import features
 from monitor.fft import FFT
 
@@ -150,6 +152,20 @@ def test_silent_window_gives_finite_features():
     out, summary = compute(np.zeros(N))
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(summary))
     assert summary[1].tolist() == [0.0] * features.SUMMARY_SIZE
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), gain=st.floats(0.01, 100.0), offset=st.floats(-2.0, 2.0))
+def test_shape_features_ignore_gain_and_offset(seed, gain, offset):
+    """Scaling a signal moves only log_rms (by log10 of the gain); a DC offset moves nothing."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N) / RATE
+    signal = 0.01 * rng.normal(size=N) + 0.02 * np.sin(2 * np.pi * 900 * t) * (np.sin(2 * np.pi * 30 * t) > 0.8)
+    base, _ = compute(signal)
+    scaled, _ = compute(gain * signal + offset)
+    expected = base.astype(np.float64)
+    expected[0] = np.log10(gain * (10.0 ** base[0] - 1e-6) + 1e-6)
+    np.testing.assert_allclose(scaled, expected, atol=2e-3)
 
 
 def test_names_and_size_follow_the_spec():
