@@ -188,6 +188,14 @@ def test_bad_spec_is_rejected(change, message):
         features.FeatureExtractor({**SPEC, **change})
 
 
+def test_no_channels_gives_the_summary_alone():
+    extractor = features.FeatureExtractor({**SPEC, "channels": []})
+    assert extractor.size == 0 and extractor.names == []
+    t = np.arange(N) / RATE
+    extractor.compute(interleave(np.zeros(N), np.zeros(N), 0.5 * np.sin(2 * np.pi * 100 * t)), array("f"))
+    assert extractor.summary[2 * features.SUMMARY_SIZE + features.DOMINANT_HZ] == pytest.approx(100.0, abs=0.3)
+
+
 def test_summary_only_axes_are_skipped_when_asked():
     rng = np.random.default_rng(4)
     samples = interleave(*(rng.normal(0, 0.1, N) for _ in range(3)))

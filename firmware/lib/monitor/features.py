@@ -91,7 +91,8 @@ class FeatureExtractor:
         rate = float(spec["rate_hz"])
         axes = spec["axes"]
         channels = spec["channels"]
-        if not channels or any(c < 0 or c >= axes for c in channels):
+        # No channels: summary only (a node without a model skips the model features' work).
+        if any(c < 0 or c >= axes for c in channels):
             raise ValueError("channels must be axis numbers below axes")
         if spec["hop"] < 1:
             raise ValueError("hop must be at least one sample")
