@@ -18,7 +18,7 @@ from fabnode.collect import collect
 from fabnode.monitor import Disconnected, Monitor, PortEvent, Reconnected
 from fabnode.report import report
 from fabnode.resources import boards_dir, firmware_dir, models_dir
-from fabnode.telemetry import Corrupt, Record, Text
+from fabnode.telemetry import Corrupt, Reboot, Record
 from fabnode.telemetry_file import TelemetryWriter, read_saved
 
 pytestmark = pytest.mark.micropython
@@ -107,7 +107,7 @@ def test_line_noise_is_counted_and_no_bad_record_is_saved(vnode: str, tmp_path: 
     assert mon.summary()[0]["corrupt"] == len(corrupt)
 
 
-def test_unplug_replug_is_reported_with_the_gap(vnode: str) -> None:
+def test_unplug_replug_is_reported_with_the_gap_and_the_reboot(vnode: str) -> None:
     from fabnode.sim import control
 
     with Monitor([f"sim://{vnode}"]) as mon:
@@ -115,14 +115,15 @@ def test_unplug_replug_is_reported_with_the_gap(vnode: str) -> None:
         threading.Timer(0.1, control.request, args=(vnode, "usb-disconnect"), kwargs={"seconds": 1.0}).start()
         for item in mon.watch(duration=20):
             events.append(item)
-            if isinstance(item.event, Text) and "POWERON" in item.event.text:
-                break  # the replugged node is booting again
+            if isinstance(item.event, Reboot):
+                break  # the replugged node booted and said hello again
     kinds = [type(e.event) for e in events]
-    assert Disconnected in kinds and Reconnected in kinds
-    assert kinds.index(Disconnected) < kinds.index(Reconnected)
+    assert Disconnected in kinds and Reconnected in kinds and Reboot in kinds
+    assert kinds.index(Disconnected) < kinds.index(Reconnected) < kinds.index(Reboot)
     reconnected = next(e.event for e in events if isinstance(e.event, Reconnected))
     assert reconnected.gap_s >= 0.9 and reconnected.device == f"sim://{vnode}"
-    assert isinstance(events[-1].event, Text) and events[-1].event.node == NODE_ID
+    reboot = next(e.event for e in events if isinstance(e.event, Reboot))
+    assert reboot.node == NODE_ID and reboot.seq == 0 and reboot.hello_seen
 
 
 def test_escape_sequences_from_the_node_are_neutralised(vnode: str) -> None:
