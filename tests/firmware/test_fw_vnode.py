@@ -1,0 +1,81 @@
+"""The firmware, unchanged, on the virtual node: boot, telemetry, commands, and safe mode after crash boots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fabnode.resources import boards_dir, firmware_dir
+from fabnode.telemetry import Decoder, Record
+
+REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "models" / "bearing-hit-mfs-v1"
+
+
+def _install(fs: Path) -> None:
+    """What a deploy puts on the node: boot.py, main.py, /lib, the board file, node.json, a model."""
+    for name in ("boot.py", "main.py"):
+        shutil.copy(firmware_dir() / name, fs / name)
+    shutil.copytree(firmware_dir() / "lib", fs / "lib", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (fs / "config").mkdir(exist_ok=True)
+    shutil.copy(boards_dir() / "esp32-devkitc.json", fs / "config" / "board.json")
+    (fs / "config" / "node.json").write_text(json.dumps({"node_id": "fw-e2e", "telemetry_s": 2}))
+    shutil.copytree(REFERENCE_MODEL, fs / "models" / "active", dirs_exist_ok=True)
+
+
+def _read_until(node: object, decoder: Decoder, done: Callable[[list[Record]], bool],
+                timeout: float = 60.0) -> list[Record]:
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records += [e for e in decoder.feed(node.rx.take(4096, timeout=0.2)) if isinstance(e, Record)]  # type: ignore[attr-defined]
+        if done(records):
+            return records
+    raise AssertionError(f"timed out; got {[(r.type, r.payload) for r in records]}")
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_firmware_runs_on_the_virtual_node_and_enters_safe_mode_after_crash_boots(tmp_path, monkeypatch):
+    monkeypatch.setenv("FABNODE_HOME", str(tmp_path / "home"))
+    from fabnode.sim import hardware
+    from fabnode.sim import node as virtual
+
+    node = virtual.open_node("fw-e2e", "esp32-devkitc")  # opened and powered on
+    try:
+        node.wait_ready(60)
+        _install(node.state.fs_dir)
+        node.set_signal(hardware.SignalSource(fault=None, duration_s=4.0))
+        decoder = Decoder()
+        node.hard_reset()
+        records = _read_until(node, decoder, lambda rs: sum(r.type == "status" for r in rs) >= 1)
+        hello = records[0]
+        assert hello.type == "hello" and hello.seq == 0 and hello.node == "fw-e2e"
+        assert hello.payload["model"] == "bearing-hit-mfs-v1" and hello.payload["safe_mode"] is False, [(r.type, r.payload) for r in records[:3]]
+        assert hello.payload["platform"] == "webassembly" and hello.payload["crash_boots"] == 1
+        assert hello.payload["sensor"] == "adxl345" and hello.payload["sensor_selftest"] == "pass"
+        status = next(r.payload for r in records if r.type == "status")
+        assert status["windows"] > 0 and status["rate_hz"] > 1000 and status["faults"] == []
+        assert status["velocity_mm_s"] > 0 and status["temp_c"] is not None
+
+        node.write(b"!status\n")
+        reply = _read_until(node, decoder, lambda rs: any(r.type == "reply" for r in rs), 20)[-1]
+        assert reply.payload["cmd"] == "status" and reply.payload["ok"]
+
+        # Two more resets before the app has run stably: the third boot in a row is in safe mode.
+        node.hard_reset()
+        hello = _read_until(node, decoder, lambda rs: any(r.type == "hello" for r in rs))[0]
+        assert hello.payload["crash_boots"] == 2 and hello.payload["safe_mode"] is False
+        node.hard_reset()
+        records = _read_until(node, decoder, lambda rs: any(r.type == "log" for r in rs))
+        hello, log = records[0], records[-1]
+        assert hello.type == "hello" and hello.payload["crash_boots"] == 3 and hello.payload["safe_mode"] is True
+        assert log.payload["level"] == "error" and "safe mode" in log.payload["msg"]
+        assert [r.type for r in records] == ["hello", "log"]  # and nothing else: the app did not start
+    finally:
+        node.close()
