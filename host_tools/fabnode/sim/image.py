@@ -266,7 +266,7 @@ def make_standin_image(chip: str, version: str = "v1.27.0", code_size: int = 64 
     image.segments = [
         ELFSection(b".flash.appdesc", loader.DROM_MAP_START + 0x20, rodata, 0),
         ELFSection(b".flash.text", loader.IROM_MAP_START + 0x20, code, 0),
-        ELFSection(b".dram0.data", dram, bytes(64 * 1024), 0),
+        ELFSection(b".dram0.data", dram, bytes(4096), 0),
         ELFSection(b".iram0.text", iram, code[: 16 * 1024], 0),
     ]
     data: bytes | None = image.save(None)
