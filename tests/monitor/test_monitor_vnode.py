@@ -126,17 +126,20 @@ def test_unplug_replug_is_reported_with_the_gap_and_the_reboot(vnode: str) -> No
     assert reboot.node == NODE_ID and reboot.seq == 0 and reboot.hello_seen
 
 
-def test_escape_sequences_from_the_node_are_neutralised(vnode: str) -> None:
+def test_escape_sequences_are_neutralised_and_tracebacks_shown(vnode: str) -> None:
     from fabnode.sim import control
 
     def inject() -> None:
-        control.request(vnode, "exec", code="import sys\nsys.stdout.write('\\x1b[2J\\x1b]0;pwned\\x07owned\\r\\n')")
+        control.request(vnode, "exec", code="import sys\nsys.stdout.write('\\x1b[2J\\x1b]0;pwned\\x07owned\\r\\n')\n"
+                                            "try:\n    raise ValueError('boom')\nexcept ValueError as e:\n"
+                                            "    sys.print_exception(e, sys.stdout)")
 
     threading.Timer(3.0, inject).start()
     result = CliRunner().invoke(cli, ["monitor", "-p", f"sim://{vnode}", "--duration", "5"])
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "\\x1b[2J\\x1b]0;pwned\\x07owned" in result.stdout
+    assert f"{NODE_ID} ! ValueError: boom" in result.stdout  # a traceback, shown as an error of the node
 
 
 def test_collect_raw_matches_the_signal_source(vnode: str, tmp_path: Path) -> None:
