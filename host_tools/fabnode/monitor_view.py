@@ -46,7 +46,8 @@ class EventFilter:
     def accepts(self, item: PortEvent) -> bool:
         event = item.event
         if not isinstance(event, Record):
-            return not self.types
+            # The monitor's findings (gaps, reboots, disconnects, tracebacks) always show.
+            return not (self.types and isinstance(event, Text | Corrupt))
         if self.types and event.type not in self.types:
             return False
         if self.level is not None and event.type == "log":

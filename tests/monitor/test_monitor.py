@@ -19,7 +19,7 @@ from fabnode.cli import cli
 from fabnode.errors import PortError
 from fabnode.monitor import Disconnected, Monitor, PortEvent, Reconnected
 from fabnode.monitor_view import ConsoleView, EventFilter, neutralize, reply_text
-from fabnode.telemetry import Corrupt, Gap, Record
+from fabnode.telemetry import Corrupt, Gap, Record, Text
 from fabnode.telemetry_file import TelemetryWriter, read_saved
 
 
@@ -153,6 +153,8 @@ def test_filter_by_type_and_log_level() -> None:
     log = lambda level: PortEvent("p", 0, Record("log", "n", 0, 0, {"level": level, "msg": ""}))  # noqa: E731
     assert [flt.accepts(log(level)) for level in ("info", "warn", "error")] == [False, True, True]
     assert not flt.accepts(PortEvent("p", 0, Record("status", "n", 0, 0, {})))
+    assert not flt.accepts(PortEvent("p", 0, Text(">>> ", None)))
+    assert flt.accepts(PortEvent("p", 0, Gap("n", 1, 3))) and flt.accepts(PortEvent("p", 0, Disconnected("gone")))
 
 
 def test_raw_view_shows_lines_as_received_but_neutralised() -> None:
