@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -255,3 +259,27 @@ def test_several_ports_are_merged_each_line_naming_its_node() -> None:
     assert sorted(line.split()[1] for line in lines) == ["press-1", "press-2"]
     assert all(" status " in line for line in lines)
     assert result.stderr.count("3 records") == 2
+
+
+def test_ctrl_c_stops_the_monitor_between_records_never_tearing_the_saved_file(tmp_path: Path) -> None:
+    """A real `fabnode monitor --save` process, interrupted while records pour in."""
+    flood = FakeNode(greeting=b"".join(session(records=20000)))
+    save = tmp_path / "t.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "fabnode", "monitor", "-p", flood.url, "--save", str(save)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while (not save.exists() or save.stat().st_size < 200_000) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        flood.close()
+    assert proc.returncode == 0, stderr
+    assert b"records" in stderr  # the summary was printed: it stopped cleanly
+    text = save.read_text()
+    assert text.endswith("\n")
+    saved = read_saved(save)
+    assert len(saved) == text.count("\n") - 1 > 100  # every line is a whole row (one header)
+    assert [e["seq"] for e in saved] == list(range(len(saved)))
