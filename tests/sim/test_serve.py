@@ -15,7 +15,6 @@ import serial
 from vnode_console import Console, fabnode_home  # noqa: F401  (fixture)
 
 from fabnode.errors import UsageError
-from fabnode.sim.image import make_standin_image
 from fabnode.sim.node import Mode, create_node
 from fabnode.sim.serve import NodeServer
 
@@ -49,7 +48,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
 def test_esptool_and_mpremote_command_lines_over_socket(served: NodeServer, tmp_path: Path) -> None:
     url = served.endpoints.socket_url  # type: ignore[attr-defined]
     firmware = tmp_path / "micropython.bin"
-    firmware.write_bytes(make_standin_image("esp32"))
+    run("fabnode", "sim", "standin-image", "--board", "esp32-devkitc", "-o", str(firmware))
     esptool = ("esptool", "--port", url, "--before", "no-reset", "--after", "no-reset")
     written = run(*esptool, "write-flash", "0x1000", str(firmware))
     assert "Hash of data verified" in written.stdout

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
 
+from fabnode.boards import get_board
 from fabnode.cli.options import json_option
 from fabnode.errors import FabnodeError, UsageError
 from fabnode.output import emit_json, table
 from fabnode.sim import control, state
+from fabnode.sim.image import make_standin_image
 from fabnode.sim.node import create_node
 from fabnode.sim.serve import NodeServer
 
@@ -42,6 +45,18 @@ def create_cmd(name: str, board: str, speed: int, blank: bool, as_json: bool) ->
         emit_json(_describe(node_state))
     else:
         click.echo(f"created virtual node {name} ({board}{', blank flash' if blank else ''}) at {node_state.path}")
+
+
+@sim.command("standin-image")
+@click.option("--board", default=state.DEFAULT_BOARD, show_default=True, help="Board whose chip the image is for.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Where to write the .bin.")
+def standin_image_cmd(board: str, output: str) -> None:
+    """Write a stand-in MicroPython image that a virtual node boots (to flash with esptool or fabnode)."""
+    chosen = get_board(board)
+    firmware = make_standin_image(chosen.chip)
+    Path(output).write_bytes(firmware)
+    click.echo(f"wrote {len(firmware)} bytes for {chosen.chip}: flash it at {chosen.app_offset:#x}")
 
 
 @sim.command("list")

@@ -249,22 +249,28 @@ mp.registerJsModule("_vnode_host", {
   },
 });
 
-function scheduleApp() {
+// An idle app is ticked every tickIntervalMs (an idle node should not eat a host core); after a
+// tick that had work to do (longer than BUSY_TICK_MS) the next one follows as soon as the console
+// has been serviced, so sensor FIFOs are drained as fast as the firmware can.
+const BUSY_TICK_MS = 1;
+
+function scheduleApp(busy = false) {
   if (appTimer === null && appTick !== null && !resetRequested) {
-    appTimer = config.tickIntervalMs > 0 ? setTimeout(appStep, config.tickIntervalMs) : setImmediate(appStep);
+    appTimer = busy || config.tickIntervalMs <= 0 ? setImmediate(appStep) : setTimeout(appStep, config.tickIntervalMs);
   }
 }
 
 function appStep() {
   appTimer = null;
   if (appTick === null || resetRequested) return;
+  const started = performance.now();
   try {
     appTick();
   } catch (error) {
     stopApp(error.type === "SystemExit" ? "" : pythonTraceback(error));
   }
   flushOut();
-  scheduleApp();
+  scheduleApp(performance.now() - started > BUSY_TICK_MS);
 }
 
 function stopApp(message) {
