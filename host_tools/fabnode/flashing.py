@@ -370,11 +370,18 @@ def _flash_in_child(board_id: str, firmware: Firmware, port: str, erase: bool, b
     return PortOutcome(port, result=result)
 
 
+def ports_for_all(board: Board, ports: tuple[str, ...] | list[str]) -> list[str]:
+    """The ports given, or every port whose USB id fits the board; none at all is an error."""
+    targets = list(ports) or [p.device for p in matching_ports(board)]
+    if not targets:
+        raise PortError(f"no serial port with a {board.id} USB id is plugged in",
+                        hint="check the cables, or list the ports with -p PORT -p PORT ...")
+    return targets
+
+
 def flash_all(board: Board, firmware: Firmware, ports: list[str], *, erase: bool = False, baud: int | None = None,
               before: str = "default-reset", wait_repl: bool = True) -> list[PortOutcome]:
     """Flash every port in parallel, one process each (esptool's logger is per process); failures don't stop others."""
-    if not ports:
-        raise PortError(f"no serial port with a {board.id} USB id is plugged in")
     with ProcessPoolExecutor(max_workers=len(ports), mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_flash_in_child, board.id, firmware, port, erase, baud, before, wait_repl)
                    for port in ports]

@@ -49,8 +49,8 @@ def flash(board_id: str, ports: tuple[str, ...], firmware: Path | None, erase: b
     """Flash MicroPython: check the image, write it with esptool (verified), reset into the REPL."""
     board = get_board(board_id)
     if all_ports:
-        targets = list(ports) or [p.device for p in flashing.matching_ports(board)]
-        image = flashing.load_firmware(board, firmware, targets[0] if targets else "")
+        targets = flashing.ports_for_all(board, ports)
+        image = flashing.load_firmware(board, firmware, targets[0])
         outcomes = flashing.flash_all(board, image, targets, erase=erase, baud=baud, before=before,
                                       wait_repl=not no_wait)
         _report_all(outcomes, as_json)
