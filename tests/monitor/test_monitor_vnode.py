@@ -164,3 +164,17 @@ def test_collect_raw_matches_the_signal_source(vnode: str, tmp_path: Path) -> No
     found = [bool((np.abs(runs - piece).max(axis=(1, 2)) <= 1).any()) for piece in pieces]
     assert found.count(False) <= meta["sensor_overruns"] + 1, f"{found.count(False)} of {len(found)} pieces"
     assert found.count(True) >= len(found) // 4
+    drawn = report([path], tmp_path / "spectrum.png")
+    assert drawn["plots"] == ["spectrum"] and (tmp_path / "spectrum.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_collect_features_from_the_node(vnode: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["collect", "-p", f"sim://{vnode}", "--out", str(tmp_path), "--mode", "features",
+                                      "--duration", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    [summary] = json.loads(result.output)
+    data = np.load(summary["file"])
+    meta = json.loads(Path(summary["file"]).with_suffix(".json").read_text())
+    manifest = json.loads((models_dir() / "bearing-hit-mfs-v1" / "manifest.json").read_text())
+    assert summary["node"] == NODE_ID and len(data) >= 2 and np.isfinite(data).all()
+    assert data.shape[1] == len(manifest["features"]["names"]) and meta["model"] == manifest["id"]
