@@ -5,6 +5,6 @@ import time
 try:
     from monitor import bootguard
 
-    bootguard.on_boot(time.ticks_ms())
+    bootguard.on_boot(time.ticks_diff(time.ticks_ms(), 0))  # ms since the chip started
 except Exception as exc:  # a broken /lib must still leave the REPL to the host tools
     print("boot.py:", repr(exc))

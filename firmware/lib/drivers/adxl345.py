@@ -6,6 +6,11 @@ Counts are in full resolution (3.9 mg/LSB at every range).
 
 import errno
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 try:
     from micropython import const
 except ImportError:  # CPython: host tools and tests
@@ -49,7 +54,8 @@ class ADXL345:
     FIFO_FRAMES = 32
     HAS_WATERMARK = True
 
-    def __init__(self, bus, odr_hz=3200, range_g=16, address=0x53, cs=None):
+    def __init__(self, bus: "Any", odr_hz: int = 3200, range_g: int = 16, address: int = 0x53,
+                 cs: "Any" = None) -> None:
         if odr_hz not in RATES:
             raise ValueError(f"ADXL345 odr_hz must be one of {sorted(RATES)}")
         if range_g not in RANGES:
@@ -66,7 +72,7 @@ class ADXL345:
         self.overruns = 0
         self.check()
 
-    def _read_into(self, reg, buf):
+    def _read_into(self, reg: int, buf: "Any") -> None:
         if self._cs is None:
             self._bus.readfrom_mem_into(self._address, reg, buf)
             return
@@ -78,11 +84,11 @@ class ADXL345:
         finally:
             self._cs(1)
 
-    def _read(self, reg):
+    def _read(self, reg: int) -> int:
         self._read_into(reg, self._byte)
         return self._byte[0]
 
-    def _write(self, reg, value):
+    def _write(self, reg: int, value: int) -> None:
         self._byte[0] = value
         if self._cs is None:
             self._bus.writeto_mem(self._address, reg, self._byte)
@@ -95,18 +101,18 @@ class ADXL345:
         finally:
             self._cs(1)
 
-    def check(self):
+    def check(self) -> None:
         """Raise OSError(ENODEV) unless the chip answers with the ADXL345 device id."""
         found = self._read(_DEVID)
         if found != _DEVICE_ID:
             raise OSError(errno.ENODEV, f"ADXL345 not found: DEVID 0x{found:02x}, expected 0xe5")
 
-    def _configure(self, rate_code, data_format):
+    def _configure(self, rate_code: int, data_format: int) -> None:
         self._write(_POWER_CTL, 0)
         self._write(_BW_RATE, rate_code)
         self._write(_DATA_FORMAT, data_format)
 
-    def start(self, watermark):
+    def start(self, watermark: int) -> None:
         """Measure at ``odr_hz`` into the FIFO (stream mode); INT1 rises at ``watermark`` frames."""
         if not 1 <= watermark <= 31:
             raise ValueError("ADXL345 watermark must be 1..31 frames")
@@ -117,11 +123,11 @@ class ADXL345:
         self._write(_INT_ENABLE, _WATERMARK)
         self._write(_POWER_CTL, _MEASURE)
 
-    def stop(self):
+    def stop(self) -> None:
         self._write(_INT_ENABLE, 0)
         self._write(_POWER_CTL, 0)
 
-    def read_fifo(self, out, offset, max_frames):
+    def read_fifo(self, out: "Any", offset: int, max_frames: int) -> int:
         """Pop up to ``max_frames`` frames as x, y, z counts into ``out[offset:]``; return the frame count.
 
         A FIFO overrun since the last call (samples lost in the sensor) increments ``overruns``.
@@ -144,7 +150,7 @@ class ADXL345:
             j += 3
         return frames
 
-    def _average(self, sleep_ms, samples):
+    def _average(self, sleep_ms: "Callable[[int], None]", samples: int) -> "list[int]":
         sums = [0, 0, 0]
         frame = self._frame
         for _ in range(samples):
@@ -155,7 +161,7 @@ class ADXL345:
                 sums[axis] += v - ((v & 0x8000) << 1)
         return [s // samples for s in sums]
 
-    def self_test(self, sleep_ms, samples=16):
+    def self_test(self, sleep_ms: "Callable[[int], None]", samples: int = 16) -> bool:
         """Electrostatic self-test (datasheet "Self-Test"): True if every axis moves within limits.
 
         Blocks for about 0.2 s and leaves the sensor stopped; call ``start`` afterwards.

@@ -7,6 +7,10 @@ pops entries without advancing the address, so a burst reads many.
 
 import errno
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 try:
     from micropython import const
 except ImportError:  # CPython: host tools and tests
@@ -50,7 +54,7 @@ class ADXL355:
     FIFO_FRAMES = 32
     HAS_WATERMARK = True
 
-    def __init__(self, bus, cs, odr_hz=4000, range_g=8):
+    def __init__(self, bus: "Any", cs: "Any", odr_hz: int = 4000, range_g: int = 8) -> None:
         if odr_hz not in RATES:
             raise ValueError(f"ADXL355 odr_hz must be one of {sorted(RATES)}")
         if range_g not in RANGES:
@@ -71,7 +75,7 @@ class ADXL355:
         self._views = [view[: i * _FRAME] for i in range(_MAX_FRAMES + 1)]  # no slicing per read
         self.check()
 
-    def _read_into(self, reg, buf):
+    def _read_into(self, reg: int, buf: "Any") -> None:
         self._cmd[0] = (reg << 1) | 1
         self._cs(0)
         try:
@@ -80,11 +84,11 @@ class ADXL355:
         finally:
             self._cs(1)
 
-    def _read(self, reg):
+    def _read(self, reg: int) -> int:
         self._read_into(reg, self._byte)
         return self._byte[0]
 
-    def _write(self, reg, value):
+    def _write(self, reg: int, value: int) -> None:
         self._cmd[0] = reg << 1
         self._byte[0] = value
         self._cs(0)
@@ -94,13 +98,13 @@ class ADXL355:
         finally:
             self._cs(1)
 
-    def check(self):
+    def check(self) -> None:
         """Raise OSError(ENODEV) unless DEVID_AD, DEVID_MST and PARTID read 0xAD, 0x1D, 0xED."""
         self._read_into(_DEVID_AD, self._ids)
         if self._ids != _IDS:
             raise OSError(errno.ENODEV, f"ADXL355 not found: ids {bytes(self._ids).hex()}, expected ad1ded")
 
-    def start(self, watermark):
+    def start(self, watermark: int) -> None:
         """Measure at ``odr_hz`` into the FIFO; INT1 rises at ``watermark`` frames (1..32)."""
         if not 1 <= watermark <= _MAX_FRAMES:
             raise ValueError("ADXL355 watermark must be 1..32 frames")
@@ -112,10 +116,10 @@ class ADXL355:
         self._write(_INT_MAP, _FULL_EN1)
         self._write(_POWER_CTL, 0)  # measurement mode
 
-    def stop(self):
+    def stop(self) -> None:
         self._write(_POWER_CTL, _STANDBY)
 
-    def read_fifo(self, out, offset, max_frames):
+    def read_fifo(self, out: "Any", offset: int, max_frames: int) -> int:
         """Pop up to ``max_frames`` frames as x, y, z counts into ``out[offset:]``; return the frame count.
 
         A FIFO overrun since the last call (entries lost in the sensor) increments ``overruns``.
@@ -140,7 +144,7 @@ class ADXL355:
             j += 1
         return frames
 
-    def _realign(self):
+    def _realign(self) -> None:
         """Pop entries up to and including the next complete x, y, z frame (or until empty)."""
         entry = self._entry
         for _ in range(96):

@@ -8,15 +8,15 @@ class MCUTemperature:
     NAME = "mcu"
     CONVERSION_MS = 0
 
-    def __init__(self):
+    def __init__(self) -> None:
         import esp32
 
         self._esp32 = esp32
 
-    def start(self):
+    def start(self) -> None:
         pass
 
-    def read(self):
+    def read(self) -> float:
         """Die temperature in °C (ESP32-S2/S3/C3 ``mcu_temperature``; the ESP32 reports °F raw)."""
         if hasattr(self._esp32, "mcu_temperature"):
             return float(self._esp32.mcu_temperature())

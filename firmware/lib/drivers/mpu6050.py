@@ -8,6 +8,11 @@ get back to frame alignment.
 
 import errno
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
 try:
     from micropython import const
 except ImportError:  # CPython: host tools and tests
@@ -50,7 +55,8 @@ class MPU6050:
     FIFO_FRAMES = 170
     HAS_WATERMARK = False
 
-    def __init__(self, bus, odr_hz=1000, range_g=4, address=0x68, sleep_ms=None):
+    def __init__(self, bus: "Any", odr_hz: int = 1000, range_g: int = 4, address: int = 0x68,
+                 sleep_ms: "Callable[[int], None] | None" = None) -> None:
         if odr_hz not in RATES:
             raise ValueError(f"MPU6050 odr_hz must be one of {RATES}")
         if range_g not in RANGES:
@@ -70,25 +76,25 @@ class MPU6050:
         self._views = [view[: i * _FRAME] for i in range(_CHUNK + 1)]  # no slicing per read
         self.check()
 
-    def _read(self, reg):
+    def _read(self, reg: int) -> int:
         self._bus.readfrom_mem_into(self._address, reg, self._byte)
         return self._byte[0]
 
-    def _write(self, reg, value):
+    def _write(self, reg: int, value: int) -> None:
         self._byte[0] = value
         self._bus.writeto_mem(self._address, reg, self._byte)
 
-    def check(self):
+    def check(self) -> None:
         """Raise OSError(ENODEV) unless WHO_AM_I reads 0x68."""
         found = self._read(_WHO_AM_I)
         if found != _DEVICE_ID:
             raise OSError(errno.ENODEV, f"MPU6050 not found: WHO_AM_I 0x{found:02x}, expected 0x68")
 
-    def _reset_fifo(self):
+    def _reset_fifo(self) -> None:
         self._write(_USER_CTRL, _USER_FIFO_RESET)
         self._write(_USER_CTRL, _USER_FIFO_EN)
 
-    def start(self, watermark=0):
+    def start(self, watermark: int = 0) -> None:
         """Sample the accelerometer at ``odr_hz`` into the FIFO (``watermark`` unused: no such interrupt)."""
         self._write(_PWR_MGMT_1, _DEVICE_RESET)
         if self._sleep_ms is not None:
@@ -101,11 +107,11 @@ class MPU6050:
         self._write(_INT_ENABLE, _FIFO_OFLOW)
         self._reset_fifo()
 
-    def stop(self):
+    def stop(self) -> None:
         self._write(_FIFO_EN, 0)
         self._write(_USER_CTRL, 0)
 
-    def read_fifo(self, out, offset, max_frames):
+    def read_fifo(self, out: "Any", offset: int, max_frames: int) -> int:
         """Pop up to ``max_frames`` frames as x, y, z counts into ``out[offset:]``; return the frame count."""
         if self._read(_INT_STATUS) & _FIFO_OFLOW:
             self.overruns += 1

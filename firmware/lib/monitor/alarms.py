@@ -19,7 +19,7 @@ ZONE_LIMITS = {
 ZONES = "ABCD"
 
 
-def machine_class(name):
+def machine_class(name: "str | int") -> str:
     """Normalise a machine class (``"II"``, ``"ii"``, ``2``) to ``"I"``..``"IV"``; ValueError otherwise."""
     text = str(name).upper()
     if text in ("1", "2", "3", "4"):
@@ -29,7 +29,7 @@ def machine_class(name):
     return text
 
 
-def iso_zone(velocity_mm_s, cls):
+def iso_zone(velocity_mm_s: float, cls: str) -> str:
     """ISO 10816 zone letter of a velocity RMS (mm/s) for machine class ``cls`` (``"I"``..``"IV"``)."""
     limits = ZONE_LIMITS[cls]
     zone = 0
@@ -38,7 +38,7 @@ def iso_zone(velocity_mm_s, cls):
     return ZONES[zone]
 
 
-def zone_limit(zone, cls):
+def zone_limit(zone: str, cls: str) -> float:
     """Lowest velocity (mm/s) that is in ``zone`` (``"B"``..``"D"``) for machine class ``cls``."""
     return ZONE_LIMITS[cls][ZONES.index(zone) - 1]
 
@@ -46,7 +46,7 @@ def zone_limit(zone, cls):
 class AlarmState:
     """k-of-n alarm with hysteresis: ``update(is_over)`` -> ``"start"``, ``"clear"`` or None."""
 
-    def __init__(self, k, n, clear=None):
+    def __init__(self, k: int, n: int, clear: "int | None" = None) -> None:
         if not 1 <= k <= n <= 30:
             raise ValueError(f"need 1 <= k <= n <= 30, got k={k} n={n}")
         if clear is None:
@@ -61,12 +61,12 @@ class AlarmState:
         self._history = 0  # bit i: window i steps ago was over (a small int: n <= 30)
         self._top = 1 << (n - 1)
 
-    def reset(self):
+    def reset(self) -> None:
         self.active = False
         self.count = 0
         self._history = 0
 
-    def update(self, is_over):
+    def update(self, is_over: bool) -> "str | None":
         if self._history & self._top:
             self.count -= 1
         self._history = (self._history << 1) & ((self._top << 1) - 1)
@@ -85,14 +85,14 @@ class AlarmState:
 class LevelAlarm:
     """Over-limit alarm with hysteresis: starts above ``limit``, clears below ``limit - hysteresis``."""
 
-    def __init__(self, limit, hysteresis):
+    def __init__(self, limit: float, hysteresis: float) -> None:
         if hysteresis < 0:
             raise ValueError("hysteresis must be >= 0")
         self.limit = limit
         self.hysteresis = hysteresis
         self.active = False
 
-    def update(self, value):
+    def update(self, value: float) -> "str | None":
         if not self.active and value > self.limit:
             self.active = True
             return START

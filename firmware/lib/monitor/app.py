@@ -12,6 +12,7 @@ from monitor.sampler import FRAME_MODULO, Sampler
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 SENSOR_RETRY_MS = 5000
@@ -22,7 +23,8 @@ _DTYPES = {"h": "<i2", "i": "<i4"}
 class App:
     """The node's app; ``start()`` once, then ``tick()`` for ever."""
 
-    def __init__(self, cfg, hal, models_root=store.ROOT, crash_boots=0, on_stable=None):
+    def __init__(self, cfg: "Any", hal: "Any", models_root: str = store.ROOT, crash_boots: int = 0,
+                 on_stable: "Callable[[], object] | None" = None) -> None:
         self.cfg = cfg
         self.hal = hal
         self.models_root = models_root
@@ -34,26 +36,27 @@ class App:
         self.stream = "off"
         self.stream_fresh = False
         self.reboot_requested = False
-        self.faults = {"sensor": None, "temperature": None, "model": None}
+        self.faults: dict[str, str | None] = {"sensor": None, "temperature": None, "model": None}
         self._fault_counts = {"sensor": 0, "temperature": 0, "model": 0, "window": 0, "command": 0}
         self.sensor: Any = None
         self.sampler: Any = None
         self.loaded: Any = None
         self.anomaly: Any = None
         self.temp: Any = None
-        self.temp_c = None
-        self.velocity = None
-        self.score = None
+        self.temp_c: float | None = None
+        self.velocity: float | None = None
+        self.score: float | None = None
+        self._score_max: float | None = None
         self.window_errors = 0
         self.rate_hz = 0.0
         self.sensor_selftest = "unsupported"
         self.watchdog = None
         self._hello_sent = False
-        self._early_errors = []  # failures before the hello, reported right after it
+        self._early_errors: list[tuple[str, str]] = []  # failures before the hello, reported right after it
 
     # -- start-up -------------------------------------------------------------------------
 
-    def start(self):
+    def start(self) -> None:
         hal = self.hal
         now = hal.ticks_ms()
         self._started = now
@@ -85,7 +88,7 @@ class App:
         self._early_errors = []
         self.watchdog = hal.watchdog(self.cfg.watchdog_ms)
 
-    def _open_sensor(self, first=False):
+    def _open_sensor(self, first: bool = False) -> None:
         spec = self.cfg.vibration
         if spec is None:
             self._fail("sensor", "the board file has no vibration sensor")
@@ -116,11 +119,11 @@ class App:
         if first and pin is not None and self.sensor.HAS_WATERMARK:
             self._irq_pin = self.hal.watermark_irq(pin, self._on_watermark)
 
-    def _on_watermark(self, pin):
+    def _on_watermark(self, pin: object) -> None:
         if self.sampler is not None:
             self.sampler.on_watermark(pin)
 
-    def _open_temperature(self):
+    def _open_temperature(self) -> None:
         spec = self.cfg.temperature
         if spec is None:
             return
@@ -129,7 +132,7 @@ class App:
         except (OSError, ValueError, ImportError) as exc:
             self._fail("temperature", f"{spec['type']}: {exc}")
 
-    def _use_model(self, loaded):
+    def _use_model(self, loaded: "store.Loaded | None") -> None:
         """Build the window pipeline for ``loaded`` (or the model-free default spec)."""
         from monitor import features
 
@@ -163,7 +166,7 @@ class App:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def tick(self):
+    def tick(self) -> None:
         hal = self.hal
         if self.watchdog is not None:
             self.watchdog.feed()
@@ -201,7 +204,7 @@ class App:
         if self.reboot_requested:
             hal.reset()
 
-    def _window(self):
+    def _window(self) -> None:
         sampler = self.sampler
         try:
             sampler.take(self.samples)
@@ -227,7 +230,7 @@ class App:
             if self.window_errors < 10 or self.window_errors % 100 == 0:
                 self.telemetry.error("window", f"{type(exc).__name__}: {exc}", self.window_errors)
 
-    def _score(self, score):
+    def _score(self, score: float) -> None:
         threshold = self.loaded.detector.threshold
         self.score = score
         over = score > threshold
@@ -240,7 +243,7 @@ class App:
         if event is not None:
             self._alarm("anomaly", event, score, threshold)
 
-    def _temperature(self, now):
+    def _temperature(self, now: int) -> None:
         hal = self.hal
         try:
             if self._temp_ready is None:
@@ -268,7 +271,7 @@ class App:
 
     # -- reporting --------------------------------------------------------------------------
 
-    def _fail(self, part, msg):
+    def _fail(self, part: str, msg: str) -> None:
         """Record a failing part; the first failure of a run of them is reported as an ``error``."""
         self._fault_counts[part] += 1
         reported = self.faults[part] is not None
@@ -280,17 +283,17 @@ class App:
         else:
             self._early_errors.append((part, msg))
 
-    def _alarm(self, kind, event, value, limit, zone=None):
+    def _alarm(self, kind: str, event: str, value: float, limit: float, zone: "str | None" = None) -> None:
         payload = {"kind": kind, "event": event, "window": self.windows(),
                    "value": telemetry.finite(value), "limit": telemetry.finite(limit)}
         if zone is not None:
             payload["zone"] = zone
         self.telemetry.send("alarm", payload)
 
-    def windows(self):
+    def windows(self) -> int:
         return self.sampler.windows if self.sampler is not None else 0
 
-    def _report(self):
+    def _report(self) -> None:
         send = self.telemetry.send
         if self.sampler is not None:
             self.rate_hz = self.sampler.measure_rate()
@@ -306,11 +309,11 @@ class App:
             self._score_windows = 0
             self._score_over = 0
 
-    def _features_payload(self):
+    def _features_payload(self) -> "dict[str, Any]":
         from monitor import features
 
         summary = self.extractor.summary
-        payload = {"window": self.windows()}
+        payload: dict[str, Any] = {"window": self.windows()}
         for field in range(self._summary_size):
             name = features.SUMMARY_FIELDS[field]
             if field == self._velocity_index:
@@ -321,7 +324,7 @@ class App:
         payload["temp_c"] = telemetry.finite(self.temp_c, 2)
         return payload
 
-    def hello_payload(self):
+    def hello_payload(self) -> "dict[str, Any]":
         import sys
 
         hal = self.hal
@@ -343,7 +346,7 @@ class App:
             "axes": self.spec["axes"], "sensor_selftest": self.sensor_selftest,
         }
 
-    def status_payload(self):
+    def status_payload(self) -> "dict[str, Any]":
         sampler = self.sampler
         velocity = self.velocity
         active = [name for name, state in (("anomaly", self.anomaly), ("iso", self.iso),
@@ -369,7 +372,7 @@ class App:
             "stream": self.stream, "safe_mode": False,
         }
 
-    def _stream_window(self):
+    def _stream_window(self) -> None:
         sampler = self.sampler
         if self.stream == "features":
             self.telemetry.send("raw", {
@@ -388,7 +391,7 @@ class App:
 
     # -- commands ---------------------------------------------------------------------------
 
-    def _command(self, line):
+    def _command(self, line: str) -> None:
         try:
             reply = dispatch(self, line)
         except Exception as exc:  # a command bug must not stop sampling
@@ -396,7 +399,7 @@ class App:
             reply = {"cmd": line[1:].split(" ")[0], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         self.telemetry.send("reply", reply)
 
-    def selftest(self):
+    def selftest(self) -> "dict[str, str]":
         results = {}
         if self.sensor is None:
             results["sensor"] = "fail: " + (self.faults["sensor"] or "not found")
@@ -426,7 +429,7 @@ class App:
         results["storage"] = self._storage_check()
         return results
 
-    def _storage_check(self):
+    def _storage_check(self) -> str:
         import os
 
         path = self.models_root + "/.selftest"
@@ -440,7 +443,7 @@ class App:
             return f"fail: {exc}"
         return "pass" if ok else "fail: read back differs"
 
-    def activate_model(self):
+    def activate_model(self) -> "dict[str, Any]":
         from monitor.commands import CommandError
 
         try:
@@ -453,7 +456,7 @@ class App:
         self.telemetry.log("info", f"model {loaded.id} active")
         return {"model": loaded.id, "previous": previous}
 
-    def reload_model(self):
+    def reload_model(self) -> "dict[str, Any]":
         from monitor.commands import CommandError
 
         loaded, note = store.load_active(self.models_root, self.sensor.odr_hz if self.sensor else None)
@@ -466,7 +469,7 @@ class App:
         return {"model": loaded.id}
 
 
-def main():
+def main() -> App:
     """Start the app on this node (``main.py`` calls it unless the node is in safe mode)."""
     from monitor import bootguard, config, hal
 

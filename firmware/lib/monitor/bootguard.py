@@ -11,7 +11,7 @@ BOOT_WINDOW_MS = 10000  # a boot.py run this soon after reset follows a hardware
 STABLE_MS = 60000
 
 
-def count(path=COUNTER_FILE):
+def count(path: str = COUNTER_FILE) -> int:
     try:
         with open(path) as f:
             return int(f.read().strip() or "0")
@@ -19,7 +19,7 @@ def count(path=COUNTER_FILE):
         return 0
 
 
-def _write(path, value):
+def _write(path: str, value: int) -> bool:
     """Store the count; False if the filesystem refused (full, read-only): booting goes on regardless."""
     try:
         with open(path, "w") as f:
@@ -29,7 +29,7 @@ def _write(path, value):
     return True
 
 
-def on_boot(uptime_ms, path=COUNTER_FILE):
+def on_boot(uptime_ms: int, path: str = COUNTER_FILE) -> int:
     """Count this boot if it follows a hardware reset; return the consecutive count."""
     boots = count(path)
     if uptime_ms < BOOT_WINDOW_MS:
@@ -38,16 +38,16 @@ def on_boot(uptime_ms, path=COUNTER_FILE):
     return boots
 
 
-def safe_mode(path=COUNTER_FILE):
+def safe_mode(path: str = COUNTER_FILE) -> bool:
     return count(path) >= SAFE_AFTER
 
 
-def clear(path=COUNTER_FILE):
+def clear(path: str = COUNTER_FILE) -> bool:
     """The app ran stably (or a person fixed the node): start counting from zero again."""
     return _write(path, 0)
 
 
-def announce_safe_mode(path=COUNTER_FILE):
+def announce_safe_mode(path: str = COUNTER_FILE) -> None:
     """Tell the host, in telemetry, that the app was not started (a ``hello`` and an error ``log``)."""
     import sys
 

@@ -6,6 +6,10 @@ line against the app and returns the reply payload (docs/protocol.md, "Commands"
 
 MAX_LINE = 120
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class CommandError(Exception):
     """A command failed; the message is the reply's ``error``."""
@@ -14,12 +18,12 @@ class CommandError(Exception):
 class CommandReader:
     """Collects console bytes into lines; ``feed(data)`` returns the complete ``!`` lines."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._line = bytearray(MAX_LINE)
         self._length = 0
         self._overflow = False
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> "list[str]":
         lines = []
         for byte in data:
             if byte in (10, 13):  # \n, \r
@@ -35,15 +39,15 @@ class CommandReader:
         return lines
 
 
-def _hello(app, args):
+def _hello(app: "Any", args: "list[str]") -> "Any":
     return app.hello_payload()
 
 
-def _status(app, args):
+def _status(app: "Any", args: "list[str]") -> "Any":
     return app.status_payload()
 
 
-def _selftest(app, args):
+def _selftest(app: "Any", args: "list[str]") -> "Any":
     results = app.selftest()
     failed = [part for part in results if results[part].startswith("fail")]
     if failed:
@@ -51,7 +55,7 @@ def _selftest(app, args):
     return results
 
 
-def _stream(app, args):
+def _stream(app: "Any", args: "list[str]") -> "Any":
     if len(args) != 1 or args[0] not in ("raw", "features", "off"):
         raise CommandError("usage: !stream raw|features|off")
     app.stream = args[0]
@@ -59,7 +63,7 @@ def _stream(app, args):
     return {"stream": app.stream}
 
 
-def _model(app, args):
+def _model(app: "Any", args: "list[str]") -> "Any":
     from monitor import store
 
     action = args[0] if len(args) == 1 else ""
@@ -72,12 +76,12 @@ def _model(app, args):
     raise CommandError("usage: !model info|activate|reload")
 
 
-def _reboot(app, args):
+def _reboot(app: "Any", args: "list[str]") -> "Any":
     app.reboot_requested = True
     return {}
 
 
-def _help(app, args):
+def _help(app: "Any", args: "list[str]") -> "Any":
     return {"commands": sorted(HANDLERS)}
 
 
@@ -92,7 +96,7 @@ HANDLERS = {
 }
 
 
-def dispatch(app, line):
+def dispatch(app: "Any", line: str) -> "dict[str, Any]":
     """Run one ``!command`` line; return the ``reply`` payload (never raises for a bad command)."""
     parts = line[1:].split()
     name = parts[0] if parts else ""

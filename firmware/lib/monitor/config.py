@@ -30,19 +30,19 @@ DEFAULTS: "dict[str, Any]" = {
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 
 
-def _read_json(path):
+def _read_json(path: str) -> "Any":
     with open(path) as f:
         return json.load(f)
 
 
-def valid_node_id(text):
+def valid_node_id(text: object) -> bool:
     return isinstance(text, str) and 1 <= len(text) <= 32 and all(c in _ID_CHARS for c in text)
 
 
 class Config:
     """Board and node settings, validated (``ValueError`` names the bad key)."""
 
-    def __init__(self, board, node, uid="000000"):
+    def __init__(self, board: "dict[str, Any]", node: "dict[str, Any]", uid: str = "000000") -> None:
         self.board = board
         settings = dict(DEFAULTS)
         for key in node:
@@ -70,7 +70,7 @@ class Config:
         self.vibration = self.sensor("vibration")
         self.temperature = self.sensor("temperature")
 
-    def sensor(self, role):
+    def sensor(self, role: str) -> "Any":
         """The board file's sensor entry for ``role``, or None."""
         for spec in self.board.get("sensors", ()):
             if spec.get("role") == role:
@@ -78,7 +78,7 @@ class Config:
         return None
 
 
-def load(uid="000000", board_file=BOARD_FILE, node_file=NODE_FILE):
+def load(uid: str = "000000", board_file: str = BOARD_FILE, node_file: str = NODE_FILE) -> Config:
     """Read and validate the node's configuration; a missing node.json means all defaults."""
     try:
         board = _read_json(board_file)

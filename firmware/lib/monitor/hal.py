@@ -10,6 +10,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 VIRTUAL = sys.platform == "webassembly"
@@ -23,21 +24,21 @@ if hasattr(time, "ticks_ms"):
 else:  # CPython
     _TICKS_PERIOD = 1 << 30
 
-    _monotonic_ns = getattr(time, "monotonic_ns")  # noqa: B009 - MicroPython's stubs lack it
+    _monotonic_ns: "Callable[[], int]" = getattr(time, "monotonic_ns")  # noqa: B009 - not in MicroPython's stubs
 
-    def ticks_ms():  # type: ignore[misc]
+    def ticks_ms() -> int:  # type: ignore[misc]
         return _monotonic_ns() // 1000000 % _TICKS_PERIOD
 
-    def ticks_us():  # type: ignore[misc]
+    def ticks_us() -> int:  # type: ignore[misc]
         return _monotonic_ns() // 1000 % _TICKS_PERIOD
 
-    def ticks_diff(a, b):  # type: ignore[misc]
+    def ticks_diff(a: int, b: int) -> int:  # type: ignore[misc]
         return (a - b + _TICKS_PERIOD // 2) % _TICKS_PERIOD - _TICKS_PERIOD // 2
 
-    def ticks_add(ticks, delta):  # type: ignore[misc]
+    def ticks_add(ticks: int, delta: int) -> int:  # type: ignore[misc]
         return (ticks + delta) % _TICKS_PERIOD
 
-    def sleep_ms(ms):  # type: ignore[misc]
+    def sleep_ms(ms: int) -> None:  # type: ignore[misc]
         time.sleep(ms / 1000)
 
 
@@ -50,7 +51,7 @@ _RESET_CAUSES = (
 )
 
 
-def reset_cause():
+def reset_cause() -> str:
     """Why the chip last reset: ``power_on``, ``hard``, ``wdt``, ``deepsleep``, ``soft`` or ``unknown``."""
     import machine
 
@@ -61,13 +62,13 @@ def reset_cause():
     return "unknown"
 
 
-def reset():
+def reset() -> None:
     import machine
 
     machine.reset()
 
 
-def unique_id():
+def unique_id() -> str:
     from binascii import hexlify
 
     import machine
@@ -75,7 +76,7 @@ def unique_id():
     return hexlify(machine.unique_id()).decode()
 
 
-def mem_free():
+def mem_free() -> int:
     """Free heap in bytes after a collection."""
     import gc
 
@@ -86,7 +87,7 @@ def mem_free():
 class Console:
     """The serial console: non-blocking ``read()`` of what the host sent, ``write(bytes)``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         out = sys.stdout
         self._out = out.buffer if hasattr(out, "buffer") else out
         if VIRTUAL:
@@ -100,7 +101,7 @@ class Console:
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
 
-    def read(self, limit=64):
+    def read(self, limit: int = 64) -> bytes:
         if VIRTUAL:
             return self._vnode_read()
         data = b""
@@ -113,11 +114,11 @@ class Console:
             data += self._stdin.read(1)
         return data
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         self._out.write(data)
 
 
-def run_forever(tick):
+def run_forever(tick: "Callable[[], None]") -> None:
     """Call ``tick()`` for ever: handed to the virtual node's bridge, or a plain loop on hardware."""
     if VIRTUAL:
         import vnode
@@ -129,14 +130,14 @@ def run_forever(tick):
         sleep_ms(1)
 
 
-def watchdog(timeout_ms):
+def watchdog(timeout_ms: int) -> "Any":
     """Start the hardware watchdog (an ESP32 cannot stop it again); ``feed()`` it from the loop."""
     import machine
 
     return machine.WDT(timeout=timeout_ms)
 
 
-def watermark_irq(pin_number, handler):
+def watermark_irq(pin_number: int, handler: "Callable[[Any], None]") -> "Any":
     """Call ``handler(pin)`` on each rising edge of the sensor's interrupt line."""
     from machine import Pin
 
@@ -145,7 +146,7 @@ def watermark_irq(pin_number, handler):
     return pin
 
 
-def open_vibration_sensor(pins, spec):
+def open_vibration_sensor(pins: "dict[str, Any]", spec: "dict[str, Any]") -> "Any":
     """The board's vibration sensor (``spec``: one entry of the board file's ``sensors``), configured."""
     from machine import I2C, SPI, Pin
 
@@ -181,7 +182,7 @@ def open_vibration_sensor(pins, spec):
     raise ValueError(f"unsupported vibration sensor {kind} on bus {spec['bus']}")
 
 
-def open_temperature_sensor(spec):
+def open_temperature_sensor(spec: "dict[str, Any]") -> "Any":
     """The board's temperature sensor: a DS18B20 on its 1-Wire pin, or the MCU's own."""
     if spec["type"] == "ds18b20":
         from drivers.ds18b20 import DS18B20

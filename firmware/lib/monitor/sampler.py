@@ -13,13 +13,17 @@ from array import array
 
 from monitor.hal import ticks_diff, ticks_ms, ticks_us
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 FRAME_MODULO = 1 << 29  # frame counters wrap here: 2**30 is already a long int on a 32-bit port
 
 
 class Sampler:
     """Windows of ``window`` frames every ``hop`` frames from ``sensor`` (a driver in ``drivers/``)."""
 
-    def __init__(self, sensor, window, hop):
+    def __init__(self, sensor: "Any", window: int, hop: int) -> None:
         if window & (window - 1) or not 0 < hop <= window:
             raise ValueError("window must be a power of two and 0 < hop <= window")
         self.sensor = sensor
@@ -30,7 +34,7 @@ class Sampler:
         self.capacity = window + 2 * hop + sensor.FIFO_FRAMES
         self.ring = array(sensor.TYPECODE, bytes(self.capacity * self.axes * (2 if sensor.TYPECODE == "h" else 4)))
         # writer side (the drain)
-        self.frames = 0  # frames stored since start (wraps at FRAME_MODULO)
+        self.frames: int = 0  # frames stored since start (wraps at FRAME_MODULO)
         self._write = 0  # ring index of the next frame to store
         self._busy = False  # the loop is using the sensor's bus: interrupts defer to it
         self.pending = False  # an interrupt came while the bus was busy
@@ -38,7 +42,7 @@ class Sampler:
         # Without an interrupt, read at least every quarter FIFO fill time.
         self._max_wait_ms = max(1, sensor.FIFO_FRAMES * 250 // sensor.odr_hz)
         # reader side (the loop)
-        self._first = 0  # frame number of the next window's first frame
+        self._first: int = 0  # frame number of the next window's first frame
         self._start = 0  # its ring index
         self.window_first = 0  # frame number of the last taken window's first frame
         self.last_start = 0  # its ring index
@@ -48,14 +52,15 @@ class Sampler:
         self._rate_since = ticks_us()
 
     @property
-    def overruns(self):
-        return self.sensor.overruns
+    def overruns(self) -> int:
+        count: int = self.sensor.overruns
+        return count
 
-    def available(self):
+    def available(self) -> int:
         """Frames stored and not yet passed by the windows."""
         return (self.frames - self._first) % FRAME_MODULO
 
-    def on_watermark(self, _pin):
+    def on_watermark(self, _pin: object) -> None:
         """Watermark interrupt handler: drain the FIFO now, unless the loop holds the bus."""
         if self._busy:
             self.pending = True
@@ -65,20 +70,20 @@ class Sampler:
         except OSError:
             self.pending = True  # the loop's poll retries and reports the failing sensor
 
-    def poll(self):
+    def poll(self) -> int:
         """From the loop: drain the FIFO if an interrupt was deferred or it may be filling unseen."""
         if not self.pending and ticks_diff(ticks_ms(), self._last_read) < self._max_wait_ms:
             return 0
         return self._drain()
 
-    def hold(self):
+    def hold(self) -> None:
         """The loop is about to use the sensor's bus itself (self-test, restart)."""
         self._busy = True
 
-    def release(self):
+    def release(self) -> None:
         self._busy = False
 
-    def _drain(self):
+    def _drain(self) -> int:
         self._busy = True
         try:
             self.pending = False
@@ -100,7 +105,7 @@ class Sampler:
         finally:
             self._busy = False
 
-    def ready(self):
+    def ready(self) -> bool:
         """True when a whole window is stored; skips (and counts) windows the loop fell behind on."""
         avail = self.available()
         while avail > self.capacity - self.sensor.FIFO_FRAMES and avail - self.hop >= self.window:
@@ -109,7 +114,7 @@ class Sampler:
             avail -= self.hop
         return avail >= self.window
 
-    def take(self, out, scale=None):
+    def take(self, out: "Any", scale: "float | None" = None) -> None:
         """Copy the next window into ``out`` (``array('f')``, window*axes, in g) and advance by hop."""
         scale = self.sensor.scale_g if scale is None else scale
         ring = self.ring
@@ -125,11 +130,11 @@ class Sampler:
         self._advance()
         self.windows += 1
 
-    def _advance(self):
+    def _advance(self) -> None:
         self._start = (self._start + self.hop) % self.capacity
         self._first = (self._first + self.hop) % FRAME_MODULO
 
-    def frames_since(self, first, count):
+    def frames_since(self, first: int, count: int) -> "tuple[memoryview, ...]":
         """Ring bytes of ``count`` frames starting ``first`` frames after the last window's start.
 
         Returns one or two memoryviews (two when the frames wrap around the ring's end).
@@ -141,7 +146,7 @@ class Sampler:
         split = self.capacity - start
         return (view[start * self.axes:], view[:(count - split) * self.axes])
 
-    def measure_rate(self):
+    def measure_rate(self) -> float:
         """Frames per second stored since the previous call (the effective sample rate)."""
         now = ticks_us()
         elapsed = ticks_diff(now, self._rate_since)

@@ -9,6 +9,10 @@ returns or raises with the reason, in words, for the telemetry and for ``fabnode
 import json
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 ROOT = "/models"
 ACTIVE = "active"
 PREVIOUS = "previous"
@@ -27,7 +31,7 @@ class StoreError(Exception):
 class Loaded:
     """An active model: its manifest, the ``tfl`` model, feature extractor and detector."""
 
-    def __init__(self, manifest, model, extractor, detector):
+    def __init__(self, manifest: "dict[str, Any]", model: "Any", extractor: "Any", detector: "Any") -> None:
         self.manifest = manifest
         self.model = model
         self.extractor = extractor
@@ -36,11 +40,11 @@ class Loaded:
         self.sha256 = manifest["model_sha256"]
 
 
-def _join(*parts):
+def _join(*parts: str) -> str:
     return "/".join(parts)
 
 
-def _exists(path):
+def _exists(path: str) -> bool:
     try:
         os.stat(path)
     except OSError:
@@ -48,7 +52,7 @@ def _exists(path):
     return True
 
 
-def _rmtree(path):
+def _rmtree(path: str) -> None:
     if not _exists(path):
         return
     for name in os.listdir(path):
@@ -60,7 +64,7 @@ def _rmtree(path):
     os.rmdir(path)
 
 
-def _makedirs(path):
+def _makedirs(path: str) -> None:
     built = ""
     for part in path.split("/"):
         if not part:
@@ -70,7 +74,7 @@ def _makedirs(path):
             os.mkdir(built)
 
 
-def sha256_file(path):
+def sha256_file(path: str) -> str:
     """Lowercase hex sha256 of a file, read in small chunks."""
     from binascii import hexlify
     from hashlib import sha256
@@ -87,7 +91,7 @@ def sha256_file(path):
     return hexlify(digest.digest()).decode()
 
 
-def read_manifest(folder):
+def read_manifest(folder: str) -> "dict[str, Any]":
     path = _join(folder, MANIFEST_FILE)
     try:
         with open(path) as f:
@@ -104,7 +108,7 @@ def read_manifest(folder):
     return manifest
 
 
-def check(folder, rate_hz=None):
+def check(folder: str, rate_hz: "float | None" = None) -> Loaded:
     """Check the model in ``folder`` end to end and return it ``Loaded``; StoreError says what failed.
 
     Manifest fields, sha256 of model.tflite, the feature spec (and its rate against the sensor's
@@ -141,7 +145,7 @@ def check(folder, rate_hz=None):
     return Loaded(manifest, model, extractor, detector)
 
 
-def _self_test(model, vector):
+def _self_test(model: "Any", vector: "dict[str, list[int]]") -> None:
     data = bytes(v & 0xFF for v in vector["input"])
     try:
         out = model.invoke(data)
@@ -156,7 +160,7 @@ def _self_test(model, vector):
             raise StoreError(f"self-test output[{i}] is {got}, the manifest expects {expected[i]}")
 
 
-def recover(root=ROOT):
+def recover(root: str = ROOT) -> "str | None":
     """Finish what a power cut interrupted: drop the trash, put ``previous`` back if ``active`` is gone.
 
     Returns a sentence saying what was done, or None.
@@ -169,7 +173,7 @@ def recover(root=ROOT):
     return None
 
 
-def activate(root=ROOT, rate_hz=None):
+def activate(root: str = ROOT, rate_hz: "float | None" = None) -> Loaded:
     """Check ``staging`` and make it the active model (the old one becomes ``previous``).
 
     Returns the new model ``Loaded``; raises StoreError with the reason, leaving ``active`` as it was.
@@ -192,7 +196,7 @@ def activate(root=ROOT, rate_hz=None):
     return loaded
 
 
-def activate_staged(root=ROOT, rate_hz=None):
+def activate_staged(root: str = ROOT, rate_hz: "float | None" = None) -> "dict[str, Any]":
     """``activate`` for the REPL: ``{"ok": True, "model": id, "previous": id or None}`` or
     ``{"ok": False, "error": why}`` (plain data, so a host can ``ast.literal_eval`` the printout)."""
     try:
@@ -203,7 +207,7 @@ def activate_staged(root=ROOT, rate_hz=None):
     return {"ok": True, "model": loaded.id, "previous": previous["id"] if previous else None}
 
 
-def load_active(root=ROOT, rate_hz=None):
+def load_active(root: str = ROOT, rate_hz: "float | None" = None) -> "tuple[Loaded | None, str | None]":
     """The active model ``Loaded``, or roll back to ``previous`` if it fails its checks.
 
     Returns ``(loaded or None, note)``; ``note`` says what went wrong or was done (None if all well).
@@ -229,9 +233,9 @@ def load_active(root=ROOT, rate_hz=None):
     return loaded, reason + f"; restored the previous model {loaded.id}"
 
 
-def info(root=ROOT):
+def info(root: str = ROOT) -> "dict[str, Any]":
     """``{"active": {"id", "sha256"} or None, "previous": ..., "staged": bool}`` (manifests only)."""
-    result = {"staged": _exists(_join(root, STAGING))}
+    result: dict[str, Any] = {"staged": _exists(_join(root, STAGING))}
     for slot in (ACTIVE, PREVIOUS):
         try:
             manifest = read_manifest(_join(root, slot))
@@ -241,7 +245,7 @@ def info(root=ROOT):
     return result
 
 
-def stage_dir(root=ROOT):
+def stage_dir(root: str = ROOT) -> str:
     """Empty ``staging`` and return its path, ready for the host to write the two files."""
     staging = _join(root, STAGING)
     _rmtree(staging)
