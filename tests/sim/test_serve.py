@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from mpremote.transport_serial import SerialTransport
 from vnode_console import Console, fabnode_home  # noqa: F401  (fixture)
 
 from fabnode.errors import UsageError
@@ -44,7 +45,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
     server.stop()
 
 
-@pytest.mark.parametrize("served", [{"blank": True, "download": True}], indirect=True)
+@pytest.mark.parametrize("served", [{"blank": True, "download": True, "baud": 921600}], indirect=True)
 def test_esptool_and_mpremote_command_lines_over_socket(served: NodeServer, tmp_path: Path) -> None:
     url = served.endpoints.socket_url  # type: ignore[attr-defined]
     firmware = tmp_path / "micropython.bin"
@@ -88,6 +89,13 @@ def test_mpremote_through_a_pty(tmp_path: Path) -> None:
         assert endpoints.pty_path is not None
         out = run("mpremote", "connect", endpoints.pty_path, "exec", "print(6 * 7)", "+", "fs", "ls").stdout
         assert "42" in out
+        transport = SerialTransport(endpoints.pty_path)  # mpremote's own serial transport, raw-paste included
+        try:
+            transport.enter_raw_repl()
+            assert transport.eval("sum(range(10))") == 45 and transport.use_raw_paste
+            transport.exit_raw_repl()
+        finally:
+            transport.close()
     finally:
         server.stop()
 
