@@ -135,7 +135,6 @@ def _spectrum_of(path: Path) -> Spectrum:
 
 def _figures(data: ReportData) -> list[tuple[str, Any]]:
     import matplotlib.pyplot as plt
-    from matplotlib.dates import date2num
 
     figures: list[tuple[str, Any]] = []
     nodes = data.nodes
@@ -147,16 +146,18 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
         for name, n in nodes.items():
             if n.velocity:
                 ax.plot(*zip(*n.velocity, strict=True), label=name, color="black" if len(nodes) == 1 else None)
-        ax.set(title="Vibration velocity RMS (ISO 10816 zones)", ylabel="mm/s")
+        _alarm_spans(ax, nodes, ("iso",))
+        ax.set(title="Vibration velocity RMS (ISO 10816 zones, ISO alarms hatched)", ylabel="mm/s")
         figures.append(("velocity", _finish(ax, fig)))
     if any(n.temperature for n in nodes.values()):
         fig, ax = plt.subplots(figsize=(10, 3.0))
         for name, n in nodes.items():
             if n.temperature:
                 ax.plot(*zip(*n.temperature, strict=True), label=name)
+        _alarm_spans(ax, nodes, ("temperature",))
         ax.set(title="Temperature", ylabel="°C")
         figures.append(("temperature", _finish(ax, fig)))
-    if any(n.score or n.score_max or n.alarms for n in nodes.values()):
+    if any(n.score or n.score_max or _alarms_of(n, None) for n in nodes.values()):
         fig, ax = plt.subplots(figsize=(10, 3.6))
         for name, n in nodes.items():
             if n.score_max:
@@ -166,10 +167,7 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
                 ax.plot(*zip(*n.score, strict=True), label=f"{name} score", marker=".", linewidth=1)
             if n.threshold is not None:
                 ax.axhline(n.threshold, linestyle="--", color="gray", label=f"{name} threshold")
-            for kind, start, end in n.alarms:
-                span = date2num([start, end or n.file_end or start])  # type: ignore[no-untyped-call]
-                ax.axvspan(span[0], span[1], color=ALARM_COLORS.get(kind, "#e57373"), alpha=0.25,
-                           label=f"{name} {kind} alarm")
+        _alarm_spans(ax, nodes, None)
         ax.set(title="Anomaly score and alarm periods", ylabel="score")
         figures.append(("score", _finish(ax, fig)))
     for spectrum in data.spectra:
@@ -183,6 +181,25 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
         fig.tight_layout()
         figures.append(("spectrum", fig))
     return figures
+
+
+# Where each alarm kind is drawn: next to the quantity that raised it; other kinds with the score.
+PLOTTED_ALARMS = ("iso", "temperature")
+
+
+def _alarms_of(node: NodeSeries, kinds: tuple[str, ...] | None) -> list[tuple[str, datetime, datetime | None]]:
+    """``node``'s alarms of ``kinds``; None: those no other plot shows (anomaly and unknown kinds)."""
+    return [a for a in node.alarms if (a[0] in kinds if kinds is not None else a[0] not in PLOTTED_ALARMS)]
+
+
+def _alarm_spans(ax: Any, nodes: dict[str, NodeSeries], kinds: tuple[str, ...] | None) -> None:
+    from matplotlib.dates import date2num
+
+    for name, node in nodes.items():
+        for kind, start, end in _alarms_of(node, kinds):
+            span = date2num([start, end or node.file_end or start])  # type: ignore[no-untyped-call]
+            ax.axvspan(span[0], span[1], facecolor="none", edgecolor=ALARM_COLORS.get(kind, "#e57373"),
+                       hatch="///", linewidth=0, label=f"{name} {kind} alarm")
 
 
 def _zone_bands(ax: Any, machine_class: str, top: float) -> None:
@@ -240,10 +257,21 @@ def _html(data: ReportData, figures: list[tuple[str, Any]]) -> str:
         f"</figure>\n" for kind, fig in figures)
     table = ("<table><tr><th>node</th><th>records</th><th>from</th><th>to</th><th>alarms</th></tr>"
              f"{rows}</table>") if rows else ""
+    alarm_rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(kind)}</td><td>{start}</td>"
+        f"<td>{end if end else 'still active'}</td><td>{_duration(start, end)}</td></tr>"
+        for name, n in data.nodes.items() for kind, start, end in n.alarms)
+    if alarm_rows:
+        table += ("\n<h2>Alarms</h2><table><tr><th>node</th><th>kind</th><th>start</th><th>clear</th>"
+                  f"<th>lasted</th></tr>{alarm_rows}</table>")
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>fabnode report</title>"
             "<style>body{font-family:sans-serif;max-width:1040px;margin:auto}img{max-width:100%}"
             "td,th{padding:2px 10px;text-align:left}</style></head>\n"
             f"<body><h1>fabnode report</h1>\n{table}\n{images}</body></html>\n")
+
+
+def _duration(start: datetime, end: datetime | None) -> str:
+    return f"{(end - start).total_seconds():.0f} s" if end else ""
 
 
 def report(inputs: list[Path], out: Path) -> dict[str, Any]:

@@ -85,6 +85,8 @@ def test_html_report_embeds_every_plot(saved: Path, raw_dataset: Path, tmp_path:
         width, height = png_size(base64.b64decode(data))
         assert width == 1000 and height >= 300
     assert "<td>n1</td><td>124</td>" in page and "src=\"http" not in page  # nothing fetched from elsewhere
+    assert "<td>anomaly</td><td>2025-06-15 15:13:20+00:00</td><td>2025-06-15 15:15:00+00:00</td><td>100 s</td>" in page
+    assert "<td>iso</td><td>2025-06-15 15:16:00+00:00</td><td>still active</td>" in page
 
 
 def test_png_report_stacks_the_plots(saved: Path, tmp_path: Path) -> None:
