@@ -12,6 +12,7 @@ configured with :meth:`VirtualNode.sim_exec`.
 from __future__ import annotations
 
 import json
+import os
 import random
 import struct
 import subprocess
@@ -24,7 +25,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from fabnode.errors import FabnodeError, PortError
+from fabnode.boards import Board
+from fabnode.errors import FabnodeError, PortError, UsageError
 from fabnode.mpwasm import node_executable, runtime_dir, tree_files
 from fabnode.sim import chips, hardware, image, state
 from fabnode.sim.control import ControlServer
@@ -445,9 +447,7 @@ class VirtualNode:
     def _format_filesystem(self) -> None:
         # What MicroPython does at first boot on a blank partition: make an empty filesystem.
         assert self.flash is not None
-        fs_offset = self.board.flash_size - self.board.fs_size
-        self.flash.erase(fs_offset, FS_BLOCK_SIZE)
-        self.flash.program(fs_offset, LITTLEFS_MARK)
+        _format(self.flash, self.board)
 
     # ---- the simulation side ---------------------------------------------------------------------
 
@@ -535,6 +535,33 @@ def flash_standin_firmware(node_state: state.NodeState) -> None:
     with NorFlash(node_state.flash_path, board.flash_size) as flash:
         flash.erase(board.app_offset, -(-len(firmware) // FS_BLOCK_SIZE) * FS_BLOCK_SIZE)
         flash.program(board.app_offset, firmware)
+
+
+def _format(flash: NorFlash, board: Board) -> None:
+    fs_offset = board.flash_size - board.fs_size
+    flash.erase(fs_offset, FS_BLOCK_SIZE)
+    flash.program(fs_offset, LITTLEFS_MARK)
+
+
+def write_files(node_state: state.NodeState, files: dict[str, bytes]) -> None:
+    """Put ``files`` (node path -> contents) into a node's filesystem from the host, while it is off.
+
+    Like copying them onto a board's flash with a programmer: the filesystem is formatted first if
+    the partition is erased. Raises PortError while the node is open somewhere.
+    """
+    with state.NodeLock(node_state), NorFlash(node_state.flash_path, node_state.board.flash_size) as flash:
+        board = node_state.board
+        if flash.read(board.flash_size - board.fs_size, len(LITTLEFS_MARK)) != LITTLEFS_MARK:
+            state.wipe_filesystem(node_state)
+            _format(flash, board)
+        for node_path, data in files.items():
+            target = node_state.fs_dir / node_path.lstrip("/")
+            if not target.resolve().is_relative_to(node_state.fs_dir.resolve()):
+                raise UsageError(f"{node_path} is outside the node's filesystem")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = node_state.tmp_dir / "host-write"
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
 
 
 def create_node(name: str, board: str = state.DEFAULT_BOARD, speed: int = 1, blank: bool = False) -> state.NodeState:
