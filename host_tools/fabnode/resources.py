@@ -44,3 +44,13 @@ def use_firmware_lib() -> None:
     lib = str(firmware_lib_dir())
     if lib not in sys.path:
         sys.path.insert(0, lib)
+
+
+def cache_dir() -> Path:
+    """fabnode's cache (compiled .mpy files): under ``$FABNODE_HOME`` when set, else the user's cache."""
+    import os
+
+    import platformdirs
+
+    home = os.environ.get("FABNODE_HOME")
+    return Path(home) / "cache" if home else Path(platformdirs.user_cache_dir("fabnode"))
