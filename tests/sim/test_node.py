@@ -11,9 +11,10 @@ from esptool.reset import ClassicReset
 from mpremote.transport_serial import SerialTransport
 from vnode_console import Console, console, fabnode_home  # noqa: F401  (fixture)
 
+from fabnode.mpycross import compile_file
 from fabnode.sim import state
 from fabnode.sim.flash import NorFlash
-from fabnode.sim.node import Mode, VirtualNode, create_node
+from fabnode.sim.node import NODE_SIDE_LIB, Mode, VirtualNode, create_node
 
 pytestmark = [pytest.mark.micropython, pytest.mark.usefixtures("fabnode_home")]
 
@@ -240,3 +241,8 @@ def test_speed_multiplies_simulated_time() -> None:
         time.sleep(0.3)
         elapsed_us = int(node.sim_eval("vnode.sim_time_us()")) - first
         assert 20 * 0.25e6 < elapsed_us < 20 * 1.0e6
+
+
+@pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])
+def test_node_side_vnode_module_compiles_for_the_chips(arch: str) -> None:
+    assert compile_file(NODE_SIDE_LIB / "vnode.py", arch)
