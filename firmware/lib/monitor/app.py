@@ -143,9 +143,8 @@ class App:
             alarm = loaded.manifest["alarm"]
             self.anomaly = alarms.AlarmState(alarm["k"], alarm["n"], alarm.get("clear"))
         else:
-            spec = dict(features.DEFAULT_SPEC)
-            if self.sensor is not None:
-                spec["rate_hz"] = self.sensor.odr_hz
+            rate = self.sensor.odr_hz if self.sensor is not None else self.cfg.vibration["odr_hz"]
+            spec = model_free_spec(features.DEFAULT_SPEC, rate)
             extractor = features.FeatureExtractor(spec)
             self.anomaly = None
         self.spec = spec
@@ -467,6 +466,22 @@ class App:
         self._use_model(loaded)
         self.faults["model"] = None
         return {"model": loaded.id}
+
+
+def model_free_spec(default: "dict[str, Any]", rate_hz: float) -> "dict[str, Any]":
+    """The default feature spec moved to the sensor's rate (no model installed).
+
+    Bands scale with the rate; the ISO velocity band stays 10-1000 Hz where the rate allows it
+    (up to 0.45 x rate: a 1 kHz MPU6050 measures velocity over 10-450 Hz).
+    """
+    scale = rate_hz / default["rate_hz"]
+    spec = dict(default)
+    spec["rate_hz"] = rate_hz
+    spec["bands_hz"] = [[low * scale, high * scale] for low, high in default["bands_hz"]]
+    spec["envelope_hz"] = [hz * scale for hz in default["envelope_hz"]]
+    low, high = default["velocity_hz"]
+    spec["velocity_hz"] = [low, min(high, 0.45 * rate_hz)]
+    return spec
 
 
 def main() -> App:

@@ -196,3 +196,14 @@ def check_reboot_command_replies_then_resets():
     hal.input = b"!reboot\n"
     app.tick()
     assert _records(hal, "reply")[-1]["cmd"] == "reboot" and hal.resets == 1
+
+
+def check_without_a_model_the_features_follow_the_sensor_rate():
+    for rate in (1000, 4000):
+        sensor = FakeSensor(odr_hz=rate)
+        app, hal = pipeline.make_app(scratch.folder("models"), sensor=sensor)
+        assert app.spec["rate_hz"] == rate and app.spec["velocity_hz"][1] <= 0.45 * rate
+        counts = _sine_counts(1024 + 512, 50, 0.1)
+        pipeline.feed(app, hal, counts, 0, len(counts) // 3)
+        assert app.sampler.windows == 2 and app.window_errors == 0
+        assert _records(hal, "hello")[0]["rate_hz"] == rate
