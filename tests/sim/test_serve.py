@@ -37,7 +37,7 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def served(request: pytest.FixtureRequest) -> Iterator[NodeServer]:
-    options = getattr(request, "param", {})
+    options = dict(getattr(request, "param", {}))
     create_node("served", blank=options.pop("blank", False))
     server = NodeServer("served", rfc2217_port=0, hardware=False, **options)
     server.endpoints = server.start()  # type: ignore[attr-defined]
