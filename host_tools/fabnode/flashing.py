@@ -265,7 +265,7 @@ def flash_firmware(board: Board, firmware: Firmware, port: str, *, erase: bool =
     banner = None
     if wait_repl:
         usb_serial = port_info[port].serial_number if port in port_info else None
-        port = _find_port_again(port, usb_serial, REENUMERATION_TIMEOUT)
+        port = find_port_again(port, usb_serial, REENUMERATION_TIMEOUT)
         banner = wait_for_repl(port, REPL_TIMEOUT)
     return FlashResult(
         port=port, board=board.id, firmware=firmware.source, micropython_version=firmware.version,
@@ -320,7 +320,7 @@ def _write(board: Board, firmware: Firmware, port: str, erase: bool, baud: int, 
 # -- step 4: come back up --------------------------------------------------------------------------
 
 
-def _find_port_again(port: str, usb_serial: str | None, timeout: float) -> str:
+def find_port_again(port: str, usb_serial: str | None, timeout: float) -> str:
     """Native-USB boards re-enumerate after a reset: find the device again by its USB serial number."""
     if usb_serial is None:
         return port

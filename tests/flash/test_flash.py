@@ -151,3 +151,12 @@ def test_cli_refuses_a_wrong_chip_image(make_chip, tmp_path: Path) -> None:
     assert run.exit_code == 1
     assert "is for ESP32-S3" in str(run.exception)
     assert chip.console == b""  # the port was never opened
+
+
+def test_a_native_usb_board_is_found_again_by_its_serial_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = get_board("esp32s3-devkitc")
+    after_reset = [describe_port("/dev/ttyACM1", 0x303A, 0x1001, "F4:12:FA:00:11:22", "USB JTAG", [s3])]
+    monkeypatch.setattr(flashing, "list_serial_ports", lambda boards=None: after_reset)
+    assert flashing.find_port_again("/dev/ttyACM0", "F4:12:FA:00:11:22", timeout=1) == "/dev/ttyACM1"
+    with pytest.raises(PortError, match=r"did not come back within 0\.3 s"):
+        flashing.find_port_again("/dev/ttyACM0", "another-serial", timeout=0.3)

@@ -55,9 +55,15 @@ def test_write_flash_verifies_and_the_image_boots(make_chip, tmp_path: Path, boa
     assert chip.boot is not None and chip.boot.boots_micropython and chip.boot.version == "v1.27.0"
 
 
-@pytest.mark.parametrize("stub", [False, True], ids=["rom", "stub"])
-def test_read_flash_read_mac_flash_id_at_high_baud(make_chip, tmp_path: Path, capsys, stub: bool) -> None:
-    chip = make_chip("esp32-devkitc")
+@pytest.mark.parametrize(("board_id", "stub", "description", "size"), [
+    ("esp32-devkitc", False, "ESP32-D0WD-V3 (revision v3.1)", "4MB"),
+    ("esp32-devkitc", True, "ESP32-D0WD-V3 (revision v3.1)", "4MB"),
+    ("esp32s3-devkitc", True, "ESP32-S3 (QFN56) (revision v0.2)", "8MB"),
+    ("esp32c3-xiao", False, "ESP32-C3 (QFN32) (revision v0.4)", "4MB"),
+])
+def test_read_flash_read_mac_flash_id_at_high_baud(make_chip, tmp_path: Path, capsys, board_id: str, stub: bool,
+                                                   description: str, size: str) -> None:
+    chip = make_chip(board_id)
     chip.flash.program(0x2000, bytes(range(256)) * 32)
     out = tmp_path / "read.bin"
     run_esptool(chip, "-b", "921600", "read-flash", "0x2000", "0x2040", str(out), stub=stub)
@@ -66,8 +72,8 @@ def test_read_flash_read_mac_flash_id_at_high_baud(make_chip, tmp_path: Path, ca
     run_esptool(chip, "flash-id", stub=stub)
     printed = capsys.readouterr().out
     assert "MAC:                " + ":".join(f"{b:02x}" for b in mac_for(chip.name)) in printed
-    assert "ESP32-D0WD-V3 (revision v3.1)" in printed
-    assert "Detected flash size: 4MB" in printed and "Manufacturer: ef" in printed
+    assert description in printed
+    assert f"Detected flash size: {size}" in printed and "Manufacturer: ef" in printed
 
 
 @pytest.mark.parametrize("board_id", ["esp32-devkitc", "esp32s3-devkitc"])
