@@ -85,7 +85,7 @@ class Failure:
 BAD_MESSAGE = Failure(0x05, 0xC0)  # malformed parameters or data length
 BAD_CHECKSUM = Failure(0x07, 0xC1)
 NOT_IN_FLASH_MODE = Failure(0x05, 0xC6)
-FLASH_FAULT = Failure(0x08, 0xC4)  # address outside the chip, unaligned erase
+FLASH_FAULT = Failure(0x08, 0xC4)  # an address outside the chip
 INFLATE_ERROR = Failure(0x0B, 0xC7)
 TOO_MUCH_DATA = Failure(0x05, 0xC9)
 UNSUPPORTED = Failure(0x05, 0xFF)
