@@ -42,7 +42,7 @@ def _read_until(node: object, decoder: Decoder, done: Callable[[list[Record]], b
 
 @pytest.mark.micropython
 @pytest.mark.slow
-def test_firmware_runs_on_the_virtual_node_and_enters_safe_mode_after_crash_boots(tmp_path, monkeypatch):
+def test_firmware_runs_on_the_virtual_node_ctrl_c_and_safe_mode_after_crash_boots(tmp_path, monkeypatch):
     monkeypatch.setenv("FABNODE_HOME", str(tmp_path / "home"))
     from fabnode.sim import hardware
     from fabnode.sim import node as virtual
@@ -68,6 +68,13 @@ def test_firmware_runs_on_the_virtual_node_and_enters_safe_mode_after_crash_boot
         node.write(b"!status\n")
         reply = _read_until(node, decoder, lambda rs: any(r.type == "reply" for r in rs), 20)[-1]
         assert reply.payload["cmd"] == "status" and reply.payload["ok"]
+
+        node.write(b"\x03")  # Ctrl-C: the app stops and the REPL is the host's
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b">>> " not in seen and time.monotonic() < deadline:
+            seen += node.rx.take(4096, timeout=0.2)
+        assert b"KeyboardInterrupt" in seen and seen.endswith(b">>> "), seen[-300:]
 
         # Two more resets before the app has run stably: the third boot in a row is in safe mode.
         node.hard_reset()
