@@ -19,6 +19,7 @@ from fabnode.cli import flash as flash_cmd
 from fabnode.cli import model as model_cmd
 from fabnode.cli import monitor as monitor_cmd
 from fabnode.cli import ports as ports_cmd
+from fabnode.cli import push_model as push_model_cmd
 from fabnode.cli import report as report_cmd
 from fabnode.cli import score as score_cmd
 from fabnode.cli import sim as sim_cmd
@@ -50,6 +51,7 @@ cli.add_command(train_cmd.train)
 cli.add_command(score_cmd.score)
 cli.add_command(evaluate_cmd.evaluate_cmd)
 cli.add_command(convert_cmd.convert)
+cli.add_command(push_model_cmd.push_model_cmd)
 cli.add_command(model_cmd.model_group)
 cli.add_command(flash_cmd.flash)
 cli.add_command(sim_cmd.sim)
