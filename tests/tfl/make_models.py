@@ -144,6 +144,16 @@ def float_io_cnn() -> bytes:
                               layers.GlobalAveragePooling1D(), layers.Dense(3), seed=11), float_io=True, seed=11)
 
 
+def unary_activations() -> bytes:
+    # Every int8 value through LOGISTIC, TANH, RELU, RELU6 (the golden vectors include -128..127);
+    # joining differently quantized branches makes the converter insert requantizing QUANTIZE ops.
+    keras.utils.set_random_seed(12)
+    inp = keras.Input((256,), batch_size=1)
+    branches = [layers.Activation("sigmoid")(inp), layers.Activation("tanh")(inp), layers.ReLU()(inp),
+                layers.ReLU(6.0)(inp), layers.Softmax()(inp)]
+    return convert(keras.Model(inp, layers.Concatenate()(branches)), seed=12)
+
+
 MODELS: dict[str, Callable[[], bytes]] = {
     "dense_autoencoder": dense_autoencoder,
     "dense_per_channel": dense_per_channel,
@@ -157,6 +167,7 @@ MODELS: dict[str, Callable[[], bytes]] = {
     "arithmetic": arithmetic,
     "flatten_dynamic_batch": flatten_dynamic_batch,
     "float_io_cnn": float_io_cnn,
+    "unary_activations": unary_activations,
 }
 
 
@@ -165,7 +176,8 @@ def golden_inputs(interpreter: runtime.Interpreter, rng: np.random.Generator) ->
     shape, dtype = detail["shape"], detail["dtype"]
     if dtype == np.int8:
         vectors = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8),
-                   np.resize(np.array([-128, 127], np.int8), shape)]
+                   np.resize(np.array([-128, 127], np.int8), shape),
+                   np.resize(np.arange(-128, 128, dtype=np.int8), shape)]
         vectors += [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(VECTORS)]
     else:
         vectors = [np.full(shape, -1e6, np.float32), np.full(shape, 1e6, np.float32),

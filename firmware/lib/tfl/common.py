@@ -30,7 +30,13 @@ def to_float32(x: float) -> float:
 
 
 def round_half_away(x: float) -> int:
-    """TfLiteRound (std::round): nearest integer, halves away from zero; exact in any precision."""
+    """TfLiteRound (std::round): nearest integer, halves away from zero; exact in any precision.
+
+    Results only feed int8 clamps, so values beyond +-1e9 saturate there (and NaN gives 0)
+    instead of raising as int() would; C leaves those cases undefined.
+    """
+    if not -1e9 < x < 1e9:
+        return 0 if x != x else -1000000000 if x < 0 else 1000000000
     whole = int(x)
     frac = x - whole
     if frac >= 0.5:
@@ -117,23 +123,31 @@ def double_multiplier(num: "tuple[int, int]", den: "tuple[int, int]") -> "tuple[
 
 
 def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
-    """gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2**31), a, b int32.
-
-    The 62-bit product is formed in 15-bit limbs so no intermediate leaves the small-int range.
-    """
+    """gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2**31), a, b int32."""
     if a == INT32_MIN and b == INT32_MIN:
         return INT32_MAX
-    negative = (a < 0) != (b < 0)
-    if a < 0:
-        a = -a
     if b < 0:
+        a = -a
         b = -b
+    return high_mul(a, b >> 15, b & 0x7FFF)
+
+
+def high_mul(a: int, b_high: int, b_low: int) -> int:
+    """SaturatingRoundingDoublingHighMul(a, b) for b >= 0 given as (b >> 15, b & 0x7FFF).
+
+    A quantized multiplier lies in [2**30, 2**31), beyond MicroPython's small ints on 32-bit
+    ports, so kernels keep it split; the 62-bit product is formed in 15-bit limbs and no
+    intermediate leaves the small-int range (nothing is allocated).
+    """
+    negative = a < 0
+    if negative:
+        a = -a
     a0 = a & 0x7FFF
     a1 = (a >> 15) & 0x7FFF
     a2 = a >> 30
-    b0 = b & 0x7FFF
-    b1 = (b >> 15) & 0x7FFF
-    b2 = b >> 30
+    b0 = b_low
+    b1 = b_high & 0x7FFF
+    b2 = b_high >> 15
     # The nudge (2**30 for a positive product, 2**30 - 1 for the magnitude of a negative one,
     # since C division truncates toward zero) enters as limb digits.
     if negative:
@@ -166,10 +180,17 @@ def wrap_int32(x: int) -> int:
 
 def multiply_by_quantized_multiplier(x: int, quantized_multiplier: int, shift: int) -> int:
     """MultiplyByQuantizedMultiplier (double rounding, TFLM's default build)."""
+    return multiply_by_split_multiplier(x, quantized_multiplier >> 15, quantized_multiplier & 0x7FFF, shift)
+
+
+def multiply_by_split_multiplier(x: int, multiplier_high: int, multiplier_low: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier with the multiplier split as for high_mul: what kernels call."""
     if shift > 0:
-        x = wrap_int32(x << shift)
+        x <<= shift
+        if not INT32_MIN <= x <= INT32_MAX:
+            x = wrap_int32(x)
         shift = 0
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, quantized_multiplier), -shift)
+    return rounding_divide_by_pot(high_mul(x, multiplier_high, multiplier_low), -shift)
 
 
 def quantize_value(value: float, scale: float, zero_point: int) -> int:

@@ -77,6 +77,7 @@ def _allocate(g: "Graph", max_arena_bytes: int) -> None:
     if arena_size + side_bytes > max_arena_bytes:
         raise ModelError(f"model needs {arena_size + side_bytes} bytes of activations, "
                          f"more than the {max_arena_bytes} allowed")
+    g.max_arena_bytes = max_arena_bytes
     g.arena = array("b", bytes(arena_size))
     g.arena_bytes = arena_size + side_bytes
     arena = memoryview(g.arena)

@@ -3,7 +3,7 @@
 import struct
 
 from tfl import ModelError
-from tfl.common import float32_parts
+from tfl.common import double_multiplier, float32_parts
 from tfl.schema import INT8, INT32, TYPE_NAMES
 
 TYPE_CHECKING = False
@@ -42,6 +42,8 @@ def tensor(g: "Graph", op: "Operator", position: int, name: str, dtypes: "tuple[
             op_name(op), name, t.type_name, ", ".join(TYPE_NAMES[d] for d in dtypes)))
     if t.dtype == INT8 and not t.scale_bits:
         raise ModelError(f"{op_name(op)}: {name} tensor is int8 but not quantized")
+    if t.dtype == INT8 and not all(-128 <= zp <= 127 for zp in t.zero_points):
+        raise ModelError(f"{op_name(op)}: {name} tensor has a zero point outside int8")
     for bits in t.scale_bits:
         if not 0 < bits < 0x7F800000:
             raise ModelError(f"{op_name(op)}: {name} tensor has a scale that is not a positive finite number")
@@ -70,10 +72,27 @@ def scale(t: "Tensor", channel: int = 0) -> "tuple[int, int]":
     return float32_parts(t.scale_bits[channel if len(t.scale_bits) > 1 else 0])
 
 
+def requantization(op: "Operator", num: "tuple[int, int]", den: "tuple[int, int]") -> "tuple[int, int]":
+    """QuantizeMultiplier(num / den), refused when the factor is beyond what int32 requantization can shift."""
+    quantized, shift = double_multiplier(num, den)
+    if shift > 30:
+        raise ModelError(f"{op_name(op)}: a requantization factor is out of range (shift {shift})")
+    return quantized, shift
+
+
+def split_multipliers(pairs: "list[tuple[int, int]]") -> "tuple[Any, Any, Any]":
+    """Per-channel (multiplier, shift) pairs as the arrays kernels read: multiplier >> 15,
+    multiplier & 0x7FFF (see tfl.common.high_mul) and shift."""
+    from array import array
+
+    return (array("H", [m >> 15 for m, _ in pairs]), array("H", [m & 0x7FFF for m, _ in pairs]),
+            array("b", [s for _, s in pairs]))
+
+
 def const_ints(g: "Graph", index: int) -> "list[int]":
     """Values of a constant int32 tensor."""
-    t = g.tensors[index]
-    if not t.is_constant or t.dtype != INT32:
+    t = g.tensors[index] if index >= 0 else None
+    if t is None or not t.is_constant or t.dtype != INT32:
         raise ModelError(f"tensor {index} must be a constant int32 tensor")
     return [struct.unpack_from("<i", g.buf, t.data_pos + 4 * i)[0] for i in range(t.size)]
 
@@ -89,6 +108,8 @@ def scratch(g: "Graph", size: int, fill: int = 0) -> "Any":
     from array import array
 
     g.arena_bytes += size
+    if g.arena_bytes > g.max_arena_bytes:
+        raise ModelError(f"model needs more than the {g.max_arena_bytes} bytes of activations allowed")
     return memoryview(array("b", bytes([fill & 0xFF]) * size))
 
 

@@ -73,6 +73,7 @@ class Operator:
         self.storage: list[Any] = []
         self.arena: Any = None
         self.arena_bytes = 0
+        self.max_arena_bytes = 0
         self.steps: list[tuple[Any, Any]] = []
         self.options = options
 
@@ -90,6 +91,7 @@ class Graph:
         self.storage: list[Any] = []
         self.arena: Any = None
         self.arena_bytes = 0
+        self.max_arena_bytes = 0
         self.steps: list[tuple[Any, Any]] = []
 
 

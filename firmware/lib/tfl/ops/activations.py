@@ -5,14 +5,13 @@ from array import array
 
 from tfl import fixedpoint, loops
 from tfl.common import (
-    double_multiplier,
     float32_parts,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     quantize_value,
     rounding_divide_by_pot,
 )
-from tfl.kernel_util import check, check_counts, scale, tensor
+from tfl.kernel_util import check, check_counts, requantization, scale, tensor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def prepare_relu(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check_counts(op, 1)
     _, input_t = tensor(g, op, 0, "input")
     _, output_t = tensor(g, op, -1, "output")
-    multiplier, shift = double_multiplier(scale(input_t), scale(output_t))
+    multiplier, shift = requantization(op, scale(input_t), scale(output_t))
     in_zp = input_t.zero_point
     out_zp = output_t.zero_point
     lo = max(-128, out_zp)

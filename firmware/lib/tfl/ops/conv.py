@@ -8,7 +8,7 @@ the loops, and the input offset folds into the bias.
 from array import array
 
 from tfl import ModelError, loops
-from tfl.common import INT32_MAX, INT32_MIN, calculate_activation_range_quantized, double_multiplier
+from tfl.common import INT32_MAX, INT32_MIN, calculate_activation_range_quantized
 from tfl.kernel_util import (
     check,
     check_counts,
@@ -17,8 +17,10 @@ from tfl.kernel_util import (
     const_ints,
     op_name,
     option,
+    requantization,
     scale,
     scratch,
+    split_multipliers,
     tensor,
 )
 from tfl.schema import INT32
@@ -76,18 +78,16 @@ def _options(g: "Graph", op: "Operator", dilation_fields: "tuple[int, int]") -> 
 
 
 def _quantization(g: "Graph", op: "Operator", input_t: "Tensor", filter_t: "Tensor", output_t: "Tensor",
-                  bias_index: int, channels: int, activation: int) -> "tuple[Any, Any, list[int], int, int]":
+                  bias_index: int, channels: int, activation: int) -> "tuple[Any, list[int], int, int]":
     """Per-channel multipliers and shifts (PopulateConvolutionQuantizationParams), biases, clamp range."""
     count = len(filter_t.scale_bits)
     check(count in (1, channels), op, f"filter has {count} scales for {channels} output channels")
     check(all(zp == 0 for zp in filter_t.zero_points), op, "filter zero points must be 0")
-    multipliers = array("i", bytes(4 * channels))
-    shifts = array("b", bytes(channels))
     in_scale = scale(input_t)
+    pairs = []
     for c in range(channels):
         w_scale = scale(filter_t, c)
-        multipliers[c], shifts[c] = double_multiplier((in_scale[0] * w_scale[0], in_scale[1] + w_scale[1]),
-                                                      scale(output_t))
+        pairs.append(requantization(op, (in_scale[0] * w_scale[0], in_scale[1] + w_scale[1]), scale(output_t)))
     if bias_index >= 0:
         biases = const_ints(g, bias_index)
         check(len(biases) == channels, op, f"bias has {len(biases)} values for {channels} channels")
@@ -96,7 +96,7 @@ def _quantization(g: "Graph", op: "Operator", input_t: "Tensor", filter_t: "Tens
     bounds = calculate_activation_range_quantized(activation, output_t.scale, output_t.zero_point)
     if bounds is None:
         raise ModelError(f"{op_name(op)}: fused activation {activation} is not supported")
-    return multipliers, shifts, biases, bounds[0], bounds[1]
+    return split_multipliers(pairs), biases, bounds[0], bounds[1]
 
 
 def _fold(op: "Operator", biases: "list[int]", weight_sums: "list[int]", input_offset: int) -> "Any":
@@ -121,8 +121,8 @@ def prepare_conv(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check(out_c == geo.out_c, op, "filter and output channel counts differ")
     check(len(filter_t.scale_bits) == 1 or filter_t.quantized_dimension == 0, op,
           "per-channel scales must run along the output channels")
-    multipliers, shifts, biases, lo, hi = _quantization(g, op, input_t, filter_t, output_t, b, out_c,
-                                                        option(g, op, 3, "<b", 1, 0))
+    multipliers, biases, lo, hi = _quantization(g, op, input_t, filter_t, output_t, b, out_c,
+                                                option(g, op, 3, "<b", 1, 0))
     weights = g.storage[w]
     taps = filter_h * filter_w * filter_c
     sums = [sum(weights[c * taps:(c + 1) * taps]) for c in range(out_c)]
@@ -138,7 +138,10 @@ def prepare_conv(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
                 for fy in range(filter_h) for fx in range(filter_w)]
         run = filter_c
     bias = _fold(op, biases, sums, -input_t.zero_point)
-    return loops.conv, (copies, padded, weights, bias, multipliers, shifts, g.storage[y], geo.batches,
+    # Each output channel's filter as views, one per run.
+    filter_runs = [[weights[c * taps + r * run:c * taps + (r + 1) * run] for r in range(len(runs))]
+                   for c in range(out_c)]
+    return loops.conv, (copies, padded, weights, filter_runs, bias, multipliers, g.storage[y], geo.batches,
                         geo.rows * row_stride, geo.out_h, geo.out_w, out_c, geo.stride_h * row_stride,
                         geo.stride_w * geo.in_c, array("i", runs), run, output_t.zero_point, lo, hi)
 
@@ -159,8 +162,8 @@ def prepare_depthwise_conv(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
           "depth multiplier does not match the shapes")
     check(len(filter_t.scale_bits) == 1 or filter_t.quantized_dimension == 3, op,
           "per-channel scales must run along the output channels")
-    multipliers, shifts, biases, lo, hi = _quantization(g, op, input_t, filter_t, output_t, b, out_c,
-                                                        option(g, op, 4, "<b", 1, 0))
+    multipliers, biases, lo, hi = _quantization(g, op, input_t, filter_t, output_t, b, out_c,
+                                                option(g, op, 4, "<b", 1, 0))
     weights = g.storage[w]
     taps = filter_h * filter_w
     sums = [sum(weights[t * out_c + c] for t in range(taps)) for c in range(out_c)]
@@ -170,7 +173,7 @@ def prepare_depthwise_conv(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
                              for fy in range(filter_h) for fx in range(filter_w)])
     filter_taps = array("i", [t * out_c for t in range(taps)])
     bias = _fold(op, biases, sums, -input_t.zero_point)
-    return loops.depthwise_conv, (copies, padded, weights, bias, multipliers, shifts, g.storage[y], geo.batches,
+    return loops.depthwise_conv, (copies, padded, weights, bias, multipliers, g.storage[y], geo.batches,
                                   geo.rows * row_stride, geo.out_h, geo.out_w, geo.in_c, multiplier,
                                   geo.stride_h * row_stride, geo.stride_w * geo.in_c, input_taps, filter_taps,
                                   output_t.zero_point, lo, hi)

@@ -7,8 +7,8 @@ int8 value only, so it is tabulated at prepare time (256 entries per input).
 from array import array
 
 from tfl import ModelError, loops
-from tfl.common import calculate_activation_range_quantized, double_multiplier, multiply_by_quantized_multiplier
-from tfl.kernel_util import check, check_counts, op_name, option, scale, tensor
+from tfl.common import calculate_activation_range_quantized, multiply_by_quantized_multiplier
+from tfl.kernel_util import check, check_counts, op_name, option, requantization, scale, tensor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,13 +61,13 @@ def _prepare_add_sub(g: "Graph", op: "Operator", sign: int) -> "tuple[Any, Any]"
     out = scale(output_t)
     tables = []
     for t, s in ((first, scale_a), (second, scale_b)):
-        multiplier, shift = double_multiplier(s, twice_max)
+        multiplier, shift = requantization(op, s, twice_max)
         zp = t.zero_point
         tables.append(array("i", [multiply_by_quantized_multiplier(((v if v < 128 else v - 256) - zp) << _LEFT_SHIFT,
                                                                     multiplier, shift) for v in range(256)]))
-    out_multiplier, out_shift = double_multiplier(twice_max, (out[0], out[1] + _LEFT_SHIFT))
-    return loops.add, (views[0], views[1], views[2], map_a, map_b, tables[0], tables[1], sign, out_multiplier,
-                       out_shift, output_t.zero_point, lo, hi)
+    out_multiplier, out_shift = requantization(op, twice_max, (out[0], out[1] + _LEFT_SHIFT))
+    return loops.add, (views[0], views[1], views[2], map_a, map_b, tables[0], tables[1], sign, out_multiplier >> 15,
+                       out_multiplier & 0x7FFF, out_shift, output_t.zero_point, lo, hi)
 
 
 def prepare_add(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
@@ -83,7 +83,7 @@ def prepare_mul(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     map_a, map_b, views, first, second, output_t, lo, hi = _prepare(g, op)
     scale_a = scale(first)
     scale_b = scale(second)
-    multiplier, shift = double_multiplier((scale_a[0] * scale_b[0], scale_a[1] + scale_b[1]), scale(output_t))
+    multiplier, shift = requantization(op, (scale_a[0] * scale_b[0], scale_a[1] + scale_b[1]), scale(output_t))
     return loops.mul, (views[0], views[1], views[2], map_a, map_b, -first.zero_point, -second.zero_point,
-                       multiplier, shift, output_t.zero_point, lo, hi)
+                       multiplier >> 15, multiplier & 0x7FFF, shift, output_t.zero_point, lo, hi)
 

@@ -3,8 +3,18 @@
 from array import array
 
 from tfl import ModelError, loops
-from tfl.common import INT32_MAX, INT32_MIN, calculate_activation_range_quantized, double_multiplier, exact_round
-from tfl.kernel_util import check, check_counts, const_ints, op_name, option, scale, tensor
+from tfl.common import INT32_MAX, INT32_MIN, calculate_activation_range_quantized, exact_round
+from tfl.kernel_util import (
+    check,
+    check_counts,
+    const_ints,
+    op_name,
+    option,
+    requantization,
+    scale,
+    split_multipliers,
+    tensor,
+)
 from tfl.schema import INT32
 
 TYPE_CHECKING = False
@@ -36,8 +46,7 @@ def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
 
     in_scale = scale(input_t)
     out_scale = scale(output_t)
-    multipliers = array("i", bytes(4 * depth))
-    shifts = array("b", bytes(depth))
+    pairs = []
     for c in range(depth):
         w_scale = scale(filter_t, c)
         if per_channel:
@@ -45,7 +54,7 @@ def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
         else:
             # GetQuantizedConvolutionMultipler: the product is a float32 before the division.
             product = exact_round((in_scale[0] * w_scale[0], in_scale[1] + w_scale[1]), (1, 0), 24)
-        multipliers[c], shifts[c] = double_multiplier(product, out_scale)
+        pairs.append(requantization(op, product, out_scale))
 
     weights = g.storage[w]
     biases = const_ints(g, b) if bias_t is not None else [0] * depth
@@ -59,7 +68,8 @@ def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
         check(INT32_MIN <= total <= INT32_MAX, op, "bias plus input offset overflows int32")
         folded[c] = total
 
-    return loops.fully_connected, (g.storage[x], weights, folded, multipliers, shifts, g.storage[y],
+    rows = [weights[c * accum:(c + 1) * accum] for c in range(depth)]
+    return loops.fully_connected, (g.storage[x], weights, rows, folded, split_multipliers(pairs), g.storage[y],
                                    batches, accum, depth, output_t.zero_point, act_min, act_max)
 
 

@@ -3,8 +3,8 @@
 from array import array
 
 from tfl import loops
-from tfl.common import double_multiplier, multiply_by_quantized_multiplier, to_float32
-from tfl.kernel_util import check, check_counts, scale, tensor
+from tfl.common import multiply_by_quantized_multiplier, to_float32
+from tfl.kernel_util import check, check_counts, requantization, scale, tensor
 from tfl.schema import FLOAT32, INT8
 
 TYPE_CHECKING = False
@@ -21,7 +21,7 @@ def prepare_quantize(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check(input_t.size == output_t.size, op, "input and output sizes differ")
     if input_t.dtype == INT8:
         # Requantize: MultiplyByQuantizedMultiplier by input_scale / output_scale.
-        multiplier, shift = double_multiplier(scale(input_t), scale(output_t))
+        multiplier, shift = requantization(op, scale(input_t), scale(output_t))
         in_zp = input_t.zero_point
         out_zp = output_t.zero_point
         table = array("b", [

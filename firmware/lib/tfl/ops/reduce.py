@@ -4,8 +4,7 @@ input and output quantization agree)."""
 from array import array
 
 from tfl import loops
-from tfl.common import double_multiplier
-from tfl.kernel_util import check, check_counts, const_ints, option, same_quantization, scale, tensor
+from tfl.kernel_util import check, check_counts, const_ints, option, requantization, same_quantization, scale, tensor
 from tfl.schema import INT32
 
 TYPE_CHECKING = False
@@ -45,7 +44,7 @@ def prepare_mean(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
         return loops.mean_same_scale, (g.storage[x], g.storage[y], array("i", index), sums, count)
     # QuantizedMeanOrSum: input_scale / output_scale, divided by the count with the extra bits
     # a shift of floor(log2(count)) (at most 32) leaves room for.
-    multiplier, shift = double_multiplier(scale(input_t), scale(output_t))
+    multiplier, shift = requantization(op, scale(input_t), scale(output_t))
     bits = 0
     while count >> (bits + 1):
         bits += 1
@@ -53,4 +52,4 @@ def prepare_mean(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     multiplier = (multiplier << bits) // count
     shift -= bits
     return loops.mean, (g.storage[x], g.storage[y], array("i", index), sums,
-                        input_t.zero_point * count, multiplier, shift, output_t.zero_point)
+                        input_t.zero_point * count, multiplier >> 15, multiplier & 0x7FFF, shift, output_t.zero_point)
