@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import struct
 import subprocess
@@ -36,6 +37,7 @@ from fabnode.sim.wire import Wire
 BRIDGE = Path(__file__).with_name("bridge.mjs")
 NODE_SIDE_LIB = Path(__file__).with_name("mp")  # vnode.py, placed at /.sim
 CONSOLE_BAUD = 115200
+RX_BUFFER_LIMIT = 64 * 1024  # console bytes that may wait for a node busy running code
 EN_RC_DELAY = 0.01  # seconds EN needs to rise after reset is released (RC on the devkit's EN pin)
 FS_BLOCK_SIZE = 4096
 LITTLEFS_MARK = b"\x00\x00\x00\x00\xf0\x0f\xff\xf7littlefs"
@@ -101,10 +103,15 @@ class _Bridge:
         self.stderr_tail: deque[str] = deque(maxlen=20)
         self._replies: dict[int, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._next_id = 0
-        self._send_lock = threading.Lock()
+        self._id_lock = threading.Lock()
+        # Frames go out through a queue, so no caller ever blocks on a node busy running code; console
+        # bytes beyond RX_BUFFER_LIMIT waiting there are dropped, as a UART's overflowing RX buffer would.
+        self._outbox: queue.Queue[bytes | None] = queue.Queue()
+        self._queued_console = 0
         self._killed = False
         threading.Thread(target=self._read_frames, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
+        threading.Thread(target=self._write_frames, daemon=True).start()
         st = node.state
         files = tree_files(NODE_SIDE_LIB, "/.sim")
         files.update(tree_files(st.sim_data_dir, "/.sim/data"))
@@ -120,20 +127,33 @@ class _Bridge:
         }).encode())
 
     def send(self, kind: str, payload: bytes) -> None:
-        with self._send_lock:
-            if self.proc.stdin is None or self._killed:
-                return
+        if self._killed:
+            return
+        if kind == "S":
+            with self._id_lock:
+                if self._queued_console + len(payload) > RX_BUFFER_LIMIT:
+                    return
+                self._queued_console += len(payload)
+        self._outbox.put(kind.encode() + struct.pack("<I", len(payload)) + payload)
+
+    def _write_frames(self) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        while (frame := self._outbox.get()) is not None:
             try:
-                self.proc.stdin.write(kind.encode() + struct.pack("<I", len(payload)) + payload)
-                self.proc.stdin.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the process died; the reader thread reports it
+                stdin.write(frame)
+                stdin.flush()
+            except (OSError, ValueError):
+                return  # the process died; the reader thread reports it
+            if frame[:1] == b"S":
+                with self._id_lock:
+                    self._queued_console -= len(frame) - 5
 
     def put_file(self, path: str, data: bytes) -> None:
         self.send("F", path.encode() + b"\0" + data)
 
     def run(self, code: str, is_eval: bool, timeout: float) -> str | None:
-        with self._send_lock:
+        with self._id_lock:
             self._next_id += 1
             request_id = self._next_id
         done = threading.Event()
@@ -153,6 +173,7 @@ class _Bridge:
     def kill(self) -> None:
         """Power cut: the process dies wherever it is."""
         self._killed = True
+        self._outbox.put(None)
         self.proc.kill()
         self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
