@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import esptool
 import pytest
 import serial
+from click.testing import CliRunner
 from esptool.reset import ClassicReset
 from mpremote.transport_serial import SerialTransport
 from vnode_console import Console, console, fabnode_home  # noqa: F401  (fixture)
 
+from fabnode.cli import cli
 from fabnode.mpycross import compile_file
 from fabnode.sim import state
 from fabnode.sim.flash import NorFlash
-from fabnode.sim.node import NODE_SIDE_LIB, Mode, VirtualNode, create_node
+from fabnode.sim.node import NODE_SIDE_LIB, Mode, NodeRuntimeError, VirtualNode, create_node
 
 pytestmark = [pytest.mark.micropython, pytest.mark.usefixtures("fabnode_home")]
 
@@ -246,3 +249,31 @@ def test_speed_multiplies_simulated_time() -> None:
 @pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])
 def test_node_side_vnode_module_compiles_for_the_chips(arch: str) -> None:
     assert compile_file(NODE_SIDE_LIB / "vnode.py", arch)
+
+
+def test_code_that_never_returns_is_recovered_by_a_hard_reset() -> None:
+    with console("sim://n13" + BARE) as con:
+        con.expect(b">>> ")
+        con.write(b"while True: pass\r\r")
+        node: VirtualNode = con.port.node
+        with pytest.raises(NodeRuntimeError, match="did not answer"):
+            node.sim_eval("1", timeout=0.5)
+        ClassicReset(con.port)()  # esptool's reset sequence; any EN pulse does
+        con.expect(b"waiting for download")
+        node.hard_reset()
+        con.expect(b">>> ")
+        con.write(b"print(6 * 7)\r")
+        con.expect(b"42")
+
+
+def test_cli_creates_lists_and_removes_nodes() -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sim", "create", "c1", "--board", "esp32c3-xiao", "--speed", "5"]).exit_code == 0
+    listed = json.loads(runner.invoke(cli, ["sim", "list", "--json"]).output)
+    assert [(n["name"], n["board"], n["speed"], n["running"]) for n in listed] == [("c1", "esp32c3-xiao", 5, "no")]
+    with console("sim://c1" + BARE) as con:
+        con.expect(b">>> ")
+        busy = runner.invoke(cli, ["sim", "rm", "c1"])
+        assert busy.exit_code != 0 and "busy" in str(busy.exception)
+    assert runner.invoke(cli, ["sim", "rm", "c1"]).exit_code == 0
+    assert runner.invoke(cli, ["sim", "list", "--json"]).output.strip() == "[]"
