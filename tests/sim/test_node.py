@@ -15,7 +15,7 @@ from vnode_console import Console, console, fabnode_home  # noqa: F401  (fixture
 
 from fabnode.cli import cli
 from fabnode.mpycross import compile_file
-from fabnode.sim import state
+from fabnode.sim import control, state
 from fabnode.sim.flash import NorFlash
 from fabnode.sim.node import NODE_SIDE_LIB, Mode, NodeRuntimeError, VirtualNode, create_node
 
@@ -277,3 +277,13 @@ def test_cli_creates_lists_and_removes_nodes() -> None:
         assert busy.exit_code != 0 and "busy" in str(busy.exception)
     assert runner.invoke(cli, ["sim", "rm", "c1"]).exit_code == 0
     assert runner.invoke(cli, ["sim", "list", "--json"]).output.strip() == "[]"
+
+
+def test_sensor_faults_reach_the_simulated_hardware_through_the_control_channel() -> None:
+    with console("sim://n14") as con:  # with the simulated hardware
+        con.expect(b">>> ")
+        control.request("n14", "sensor", fault="unplugged", role="vibration")  # what `fabnode sim fault` sends
+        status = con.port.node.sim_eval("__import__('simhw').status()['vibration']['present']")
+        assert status == "False"
+        control.request("n14", "clear-sensor")
+        assert con.port.node.sim_eval("__import__('simhw').status()['vibration']['present']") == "True"
