@@ -163,10 +163,8 @@ class Pin:
             device.int_level()
             self._rises = device.rises
             self._falls = device.falls
-        if handler is None:
-            w.irqs.pop(self.id, None)
-        else:
-            w.irqs[self.id] = self
+        others = [pin for pin in w.irqs if pin.id != self.id]
+        w.irqs = others if handler is None else others + [self]  # noqa: RUF005  (MicroPython syntax)
         return _PinIRQ(self)
 
     def _deliver(self):
@@ -195,6 +193,7 @@ class I2C:
         default = simhw.ESP32_I2C_PINS.get(id, (None, None))
         self._pins = (_pin_id(scl) if scl is not None else default[0], _pin_id(sda) if sda is not None else default[1])
         self._devices = simhw.world().i2c.get(self._pins, {})
+        self._on_bus = tuple(self._devices.values())
         self.freq = freq
         self._pointer = {}
 
@@ -204,7 +203,10 @@ class I2C:
                 and not self._stuck()]
 
     def _stuck(self):
-        return any(device.stuck for device in self._devices.values())
+        for device in self._on_bus:  # noqa: SIM110  (any() with a generator allocates)
+            if device.stuck:
+                return True
+        return False
 
     def _device(self, addr):
         _bus_activity()
@@ -344,13 +346,13 @@ class Timer:
         self._period_us = period_us
         self._next_us = simhw.now_us() + period_us
         self._callback = callback
-        simhw.world().timers.append(self)
+        w = simhw.world()
+        w.timers = w.timers + [self]  # noqa: RUF005  (MicroPython syntax)
 
     def deinit(self):
         self._callback = None
-        timers = simhw.world().timers
-        if self in timers:
-            timers.remove(self)
+        w = simhw.world()
+        w.timers = [timer for timer in w.timers if timer is not self]
 
     def value(self):
         """Microseconds until the next expiry."""

@@ -94,7 +94,7 @@ class World:
         self.roles = {}  # "vibration" / "temperature" -> device
         self.pin_levels = {}  # pin -> level the firmware drives
         self.cs_devices = {}  # cs pin -> device
-        self.irqs = {}  # pin -> machine.Pin with an irq handler
+        self.irqs = []  # machine.Pin objects with an irq handler
         self.timers = []
         self.wdt_timeout_us = 0
         self.wdt_fed_us = 0
@@ -175,7 +175,9 @@ def world():
 def service():
     """Deliver what happened since the last call: pin interrupts, timer callbacks, the watchdog.
 
-    The virtual node calls this between app ticks; simulated hardware calls it on every access.
+    The virtual node calls this between app ticks; ``machine`` calls it every few bus
+    transactions. Pin interrupts and timers are registered copy-on-write, so handlers may change
+    them while they are delivered.
     """
     w = world()
     if w.servicing:
@@ -187,9 +189,9 @@ def service():
             w.wdt_timeout_us = 0
             reset("wdt")
         if not w.irq_disabled:
-            for pin in list(w.irqs.values()):
+            for pin in w.irqs:
                 pin._deliver()
-            for timer in list(w.timers):
+            for timer in w.timers:
                 timer._deliver(now)
     finally:
         w.servicing = False
@@ -212,7 +214,7 @@ def soft_reset():
     for timer in w.timers:
         timer._callback = None
     w.timers = []
-    w.irqs = {}
+    w.irqs = []
     w.reset_cause = SOFT_RESET
 
 
