@@ -20,7 +20,7 @@ from typing import Any
 from fabnode.boards import Board
 from fabnode.errors import FabnodeError
 from fabnode.mpycross import MPY_SUB_VERSION, MPY_VERSION, compile_file
-from fabnode.repl import NodeInfo, NodeRepl
+from fabnode.repl import STAGED_SUFFIXES, NodeInfo, NodeRepl
 from fabnode.resources import cache_dir, firmware_dir
 
 APP_MANIFEST = "/config/app.json"
@@ -141,7 +141,8 @@ def deploy(repl: NodeRepl, board: Board, node_id: str | None = None,
         done += len(data)
         if progress:
             progress("deploy", done, total)
-    for path in sorted(set(previous.get("files", ())) - set(wanted)):
+    leftovers = {path for path in on_node if path.endswith(STAGED_SUFFIXES)}
+    for path in sorted(set(previous.get("files", ())) - set(wanted) | leftovers):
         if path in on_node:
             repl.remove(path)
             result.deleted.append(path)

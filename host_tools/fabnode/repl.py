@@ -28,6 +28,8 @@ from fabnode.telemetry import Decoder, Record, Text, Traceback
 DEFLATE_WBITS = 10
 CHUNK_BYTES = 2048
 REPL_TIMEOUT_S = 10.0
+# What write_file stages a file as before the rename; an interrupted transfer leaves them behind.
+STAGED_SUFFIXES = (".part", ".part.z")
 
 
 class NodeError(FabnodeError):
