@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from fabnode import flashing
 from fabnode.boards import get_board
 from fabnode.cli import cli
-from fabnode.errors import PortError
+from fabnode.errors import FabnodeError, PortError
 from fabnode.ports import prepare_url
+from fabnode.sim import control
 from fabnode.sim.node import create_node
 
 ESP32 = get_board("esp32-devkitc")
@@ -57,3 +58,21 @@ def test_all_flashes_in_parallel_and_one_failure_does_not_stop_the_others(home: 
     assert not by_port["sim://wrong"]["ok"]
     assert "has an ESP32-S3, but board esp32-devkitc is an ESP32" in by_port["sim://wrong"]["error"]
     assert by_port["sim://wrong"]["hint"]
+
+
+def test_power_loss_mid_flash_then_reflash(home: Path) -> None:
+    create_node("cut", "esp32-devkitc", blank=True)
+    firmware = flashing.load_firmware(ESP32, None, "sim://cut")
+    cut = []
+
+    def cut_power_a_third_into_the_write(task: str, done: int, total: int) -> None:
+        if task == "write" and done > total // 3 and not cut:
+            cut.append(done)
+            control.request("cut", "power-loss", off_seconds=0.2)  # as `fabnode sim fault cut power-loss`
+
+    with pytest.raises(FabnodeError, match="at 115200 baud"):
+        flashing.flash_firmware(ESP32, firmware, "sim://cut", baud=115200, wait_repl=False,
+                                on_progress=cut_power_a_third_into_the_write)
+    assert cut
+    result = flashing.flash_firmware(ESP32, firmware, "sim://cut", baud=115200)
+    assert result.written and result.repl_banner is not None
