@@ -5,8 +5,8 @@ modelled, not the host's: DTR/RTS drive EN and IO0 through the usual two-transis
 circuit; EN rising with IO0 low enters the ROM's download mode, otherwise the ROM checks the
 image in flash and either prints a boot error or starts MicroPython (``bridge.mjs`` under node.js).
 Bytes take 10 bit times each way at the current baud. Faults (line noise, USB disconnect, power
-loss, brown-out loop) are injected here; sensor faults belong to the simulated hardware and are
-configured with :meth:`VirtualNode.sim_exec`.
+loss, brown-out loop) are injected here; sensor faults belong to the simulated hardware
+(:meth:`VirtualNode.sensor_fault` runs ``simhw.fault`` in the node).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from fabnode.mpwasm import node_executable, runtime_dir, tree_files
 from fabnode.sim import chips, hardware, image, state
 from fabnode.sim.control import ControlServer
 from fabnode.sim.flash import NorFlash
+from fabnode.sim.rom import RomBootloader
 from fabnode.sim.wire import Wire
 
 BRIDGE = Path(__file__).with_name("bridge.mjs")
@@ -66,7 +67,7 @@ class NodeRuntimeError(FabnodeError):
 
 @dataclass
 class LineNoise:
-    """Independent per-byte faults on the serial cable, both directions."""
+    """Independent per-byte faults on the serial cable, in the directions chosen."""
 
     bit_flip_rate: float = 0.0
     drop_rate: float = 0.0
@@ -248,14 +249,13 @@ class VirtualNode:
         self._lock = threading.RLock()
         self._lock_file = state.NodeLock(node_state)
         self._bridge: _Bridge | None = None
-        self._rom: Any = None
+        self._rom: RomBootloader | None = None
         self._dtr = False
         self._rts = False
         self._line_changes = 0
         self._faults: list[threading.Timer] = []
         self._closed = True
         self._control: ControlServer | None = None
-        self.on_disconnect: list[Callable[[], None]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -449,10 +449,8 @@ class VirtualNode:
         self.power_on("soft")
 
     def _start_rom(self) -> None:
-        from fabnode.sim import rom
-
         assert self.flash is not None
-        self._rom = rom.RomBootloader(self.chip, self.flash, chips.mac_for(self.state.name), self)
+        self._rom = RomBootloader(self.chip, self.flash, chips.mac_for(self.state.name), self)
         self.mode = Mode.DOWNLOAD
 
     def _filesystem_formatted(self) -> bool:
@@ -539,8 +537,6 @@ class VirtualNode:
             state.unplug(self.state, seconds)
             self._power_off()
             self.rx.close()
-        for callback in list(self.on_disconnect):
-            callback()
 
     def replug(self) -> None:
         """The cable is back (after a :meth:`usb_disconnect`): a fresh line and a power-on boot."""
