@@ -37,7 +37,7 @@ class App:
         self.stream_fresh = False
         self.reboot_requested = False
         self.faults: dict[str, str | None] = {"sensor": None, "temperature": None, "model": None}
-        self._fault_counts = {"sensor": 0, "temperature": 0, "model": 0, "window": 0, "command": 0}
+        self._fault_counts = {"sensor": 0, "temperature": 0, "model": 0}
         self.sensor: Any = None
         self.sampler: Any = None
         self.loaded: Any = None
@@ -51,8 +51,10 @@ class App:
         self.rate_hz = 0.0
         self.sensor_selftest = "unsupported"
         self.watchdog = None
+        self._irq_pin = None
         self._hello_sent = False
-        self._early_errors: list[tuple[str, str]] = []  # failures before the hello, reported right after it
+        # (record type, part or level, message) that happened before the hello, sent right after it
+        self._early: list[tuple[str, str, str]] = []
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -65,14 +67,14 @@ class App:
         self._sensor_retry = now
         self._temp_due = now
         self._temp_ready = None
-        self._open_sensor(first=True)
+        self._open_sensor()
         self._open_temperature()
         rate = self.sensor.odr_hz if self.sensor else self.cfg.vibration["odr_hz"]
         loaded, note = store.load_active(self.models_root, rate)
         if note and loaded is None:
             self._fail("model", note)
         elif note:
-            self._early_errors.append(("log", note))
+            self._early.append(("log", "warn", note))
         self._use_model(loaded)
         self.iso = alarms.AlarmState(self.cfg.iso_k, self.cfg.iso_n)
         self._iso_limit = alarms.zone_limit(self.cfg.iso_alarm_zone, self.cfg.machine_class)
@@ -80,15 +82,16 @@ class App:
         self.telemetry.seq = 0  # the hello is record 0 of a boot
         self.telemetry.send("hello", self.hello_payload())
         self._hello_sent = True
-        for part, msg in self._early_errors:
-            if part == "log":
-                self.telemetry.log("warn", msg)
+        for kind, what, msg in self._early:
+            if kind == "log":
+                self.telemetry.log(what, msg)
             else:
-                self.telemetry.error(part, msg, self._fault_counts[part])
-        self._early_errors = []
+                self.telemetry.error(what, msg, self._fault_counts[what])
+        self._early = []
         self.watchdog = hal.watchdog(self.cfg.watchdog_ms)
 
-    def _open_sensor(self, first: bool = False) -> None:
+    def _open_sensor(self) -> None:
+        """Open (once: then self-test) or re-check the vibration sensor and start its FIFO."""
         spec = self.cfg.vibration
         if spec is None:
             self._fail("sensor", "the board file has no vibration sensor")
@@ -98,7 +101,7 @@ class App:
         try:
             if self.sensor is None:
                 self.sensor = self.hal.open_vibration_sensor(self.cfg.board["pins"], spec)
-                if first and hasattr(self.sensor, "self_test"):
+                if hasattr(self.sensor, "self_test"):
                     passed = self.sensor.self_test(self.hal.sleep_ms)
                     self.sensor_selftest = "pass" if passed else "fail"
             else:
@@ -116,7 +119,7 @@ class App:
             self.faults["sensor"] = None
             self.telemetry.log("info", f"{spec['type']} is answering again")
         pin = self.cfg.board["pins"].get("sensor_int")
-        if first and pin is not None and self.sensor.HAS_WATERMARK:
+        if self._irq_pin is None and pin is not None and self.sensor.HAS_WATERMARK:
             self._irq_pin = self.hal.watermark_irq(pin, self._on_watermark)
 
     def _on_watermark(self, pin: object) -> None:
@@ -225,7 +228,6 @@ class App:
                 self._stream_window()
         except Exception as exc:  # one bad window must never stop the node
             self.window_errors += 1
-            self._fault_counts["window"] += 1
             if self.window_errors < 10 or self.window_errors % 100 == 0:
                 self.telemetry.error("window", f"{type(exc).__name__}: {exc}", self.window_errors)
 
@@ -280,7 +282,7 @@ class App:
         if self._hello_sent:
             self.telemetry.error(part, msg, self._fault_counts[part])
         else:
-            self._early_errors.append((part, msg))
+            self._early.append(("error", part, msg))
 
     def _alarm(self, kind: str, event: str, value: float, limit: float, zone: "str | None" = None) -> None:
         payload = {"kind": kind, "event": event, "window": self.windows(),
@@ -394,7 +396,6 @@ class App:
         try:
             reply = dispatch(self, line)
         except Exception as exc:  # a command bug must not stop sampling
-            self._fault_counts["command"] += 1
             reply = {"cmd": line[1:].split(" ")[0], "ok": False, "error": f"{type(exc).__name__}: {exc}"}
         self.telemetry.send("reply", reply)
 

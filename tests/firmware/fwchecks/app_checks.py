@@ -207,3 +207,16 @@ def check_without_a_model_the_features_follow_the_sensor_rate():
         pipeline.feed(app, hal, counts, 0, len(counts) // 3)
         assert app.sampler.windows == 2 and app.window_errors == 0
         assert _records(hal, "hello")[0]["rate_hz"] == rate
+
+
+def check_a_sensor_found_late_is_self_tested_and_gets_its_interrupt():
+    sensor = FakeSensor()
+    sensor.failing = True
+    tests = []
+    sensor.self_test = lambda sleep_ms: tests.append(1) or True
+    app, hal = pipeline.make_app(scratch.folder("models"), sensor=sensor)
+    assert hal.irq is None and app.sensor_selftest == "unsupported"
+    sensor.failing = False
+    hal.now += 6000
+    app.tick()
+    assert tests == [1] and app.sensor_selftest == "pass" and hal.irq is not None
