@@ -139,3 +139,18 @@ def test_serving_refuses_non_loopback_addresses(host: str) -> None:
     result = subprocess.run([sys.executable, "-m", "fabnode", "sim", "serve", "x", "--host", host],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "only loopback addresses" in result.stderr
+
+
+def test_serve_command_runs_until_terminated() -> None:
+    server = subprocess.Popen([sys.executable, "-m", "fabnode", "sim", "serve", "cli1", "--no-rfc2217", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        endpoints = json.loads(server.stdout.readline())
+        assert endpoints["rfc2217"] is None and endpoints["pty"] is None
+        assert "42" in run("mpremote", "connect", endpoints["socket"], "exec", "print(6 * 7)").stdout
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+    listed = json.loads(run("fabnode", "sim", "list", "--json").stdout)
+    assert listed[0]["running"] == "no"
