@@ -22,7 +22,8 @@ import serial
 from esp_pylib.logger import EspLog
 from esptool import cmds
 from esptool.logger import TemplateLogger, log
-from esptool.util import FatalError
+from esptool.reset import ResetStrategy
+from esptool.util import FatalError, PrintOnce
 
 from fabnode.boards import Board, get_board
 from fabnode.errors import FabnodeError, PortError, UsageError
@@ -208,12 +209,16 @@ class _EsptoolLog(TemplateLogger):  # type: ignore[misc]
 def _esptool_logger(on_progress: ProgressCallback | None) -> Iterator[_EsptoolLog]:
     """Install a logger for esptool (a process-wide singleton, hence one process per port for --all)."""
     previous = EspLog.instance
+    previous_reset_warning = ResetStrategy.print_once
     logger = _EsptoolLog(on_progress)
     log.set_logger(logger)
+    # esptool binds its "Chip was NOT reset" warning to the logger of import time; route it here too
+    ResetStrategy.print_once = PrintOnce(logger.warning)
     try:
         yield logger
     finally:
         EspLog.instance = previous
+        ResetStrategy.print_once = previous_reset_warning
 
 
 class _TransferError(FabnodeError):

@@ -73,9 +73,12 @@ def flash(board_id: str, ports: tuple[str, ...], firmware: Path | None, erase: b
         return
     for note in result.notes:
         click.echo(f"note: {note}")
-    action = "wrote" if result.written else "already in flash, skipped the write of"
+    if result.written:
+        done = f"wrote {result.image_size} bytes at {result.baud} baud, verified"
+    else:
+        done = "the image is already in flash (MD5 match), nothing written"
     click.echo(f"{result.port}: {result.chip}, MAC {result.mac}, {result.flash_size} flash: "
-               f"{action} {result.image_size} bytes at {result.baud} baud, verified ({result.seconds:.1f} s)")
+               f"{done} ({result.seconds:.1f} s)")
     if result.repl_banner:
         click.echo(f"{result.port}: {result.repl_banner}")
 
