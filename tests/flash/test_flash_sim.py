@@ -60,6 +60,7 @@ def test_all_flashes_in_parallel_and_one_failure_does_not_stop_the_others(home: 
     assert by_port["sim://wrong"]["hint"]
 
 
+@pytest.mark.micropython
 def test_power_loss_mid_flash_then_reflash(home: Path) -> None:
     create_node("cut", "esp32-devkitc", blank=True)
     firmware = flashing.load_firmware(ESP32, None, "sim://cut")
