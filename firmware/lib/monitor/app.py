@@ -434,6 +434,7 @@ class App:
 
         path = self.models_root + "/.selftest"
         try:
+            store.makedirs(self.models_root)  # a node that never had a model has no /models yet
             with open(path, "w") as f:
                 f.write("ok")
             with open(path) as f:

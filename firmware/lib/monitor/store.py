@@ -64,7 +64,7 @@ def _rmtree(path: str) -> None:
     os.rmdir(path)
 
 
-def _makedirs(path: str) -> None:
+def makedirs(path: str) -> None:
     built = ""
     for part in path.split("/"):
         if not part:
@@ -249,5 +249,5 @@ def stage_dir(root: str = ROOT) -> str:
     """Empty ``staging`` and return its path, ready for the host to write the two files."""
     staging = _join(root, STAGING)
     _rmtree(staging)
-    _makedirs(staging)
+    makedirs(staging)
     return staging
