@@ -129,40 +129,7 @@ def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
     if b < 0:
         a = -a
         b = -b
-    return high_mul(a, b >> 15, b & 0x7FFF)
-
-
-def high_mul(a: int, b_high: int, b_low: int) -> int:
-    """SaturatingRoundingDoublingHighMul(a, b) for b >= 0 given as (b >> 15, b & 0x7FFF).
-
-    A quantized multiplier lies in [2**30, 2**31), beyond MicroPython's small ints on 32-bit
-    ports, so kernels keep it split; the 62-bit product is formed in 15-bit limbs and no
-    intermediate leaves the small-int range (nothing is allocated).
-    """
-    negative = a < 0
-    if negative:
-        a = -a
-    a0 = a & 0x7FFF
-    a1 = (a >> 15) & 0x7FFF
-    a2 = a >> 30
-    b0 = b_low
-    b1 = b_high & 0x7FFF
-    b2 = b_high >> 15
-    # The nudge (2**30 for a positive product, 2**30 - 1 for the magnitude of a negative one,
-    # since C division truncates toward zero) enters as limb digits.
-    if negative:
-        t = a0 * b0 + 0x7FFF
-        t = (t >> 15) + a0 * b1 + 0x7FFF
-        nudge2 = 0
-    else:
-        t = a0 * b0
-        t = (t >> 15) + a0 * b1
-        nudge2 = 1
-    u = (t & 0x7FFF) + a1 * b0
-    v = a1 * b1 + (t >> 15)
-    w = (v & 0x7FFF) + (u >> 15) + a0 * b2 + a2 * b0 + nudge2
-    high = ((w & 0x7FFF) >> 1) + (((v >> 15) + (w >> 15) + a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
-    return -high if negative else high
+    return multiply_by_split_multiplier(a, b >> 15, b & 0x7FFF, 0)
 
 
 def rounding_divide_by_pot(x: int, exponent: int) -> int:
@@ -184,13 +151,50 @@ def multiply_by_quantized_multiplier(x: int, quantized_multiplier: int, shift: i
 
 
 def multiply_by_split_multiplier(x: int, multiplier_high: int, multiplier_low: int, shift: int) -> int:
-    """MultiplyByQuantizedMultiplier with the multiplier split as for high_mul: what kernels call."""
+    """MultiplyByQuantizedMultiplier(x, multiplier, shift) with the multiplier given as
+    (multiplier >> 15, multiplier & 0x7FFF): what kernels call once per output value.
+
+    SaturatingRoundingDoublingHighMul then RoundingDivideByPOT, in one frame. A quantized
+    multiplier lies in [2**30, 2**31), beyond MicroPython's small ints on 32-bit ports, so kernels
+    keep it split; the 62-bit product is formed in 15-bit limbs and no intermediate leaves the
+    small-int range, so nothing is allocated.
+    """
     if shift > 0:
         x <<= shift
         if not INT32_MIN <= x <= INT32_MAX:
             x = wrap_int32(x)
         shift = 0
-    return rounding_divide_by_pot(high_mul(x, multiplier_high, multiplier_low), -shift)
+    negative = x < 0
+    if negative:
+        x = -x
+    a0 = x & 0x7FFF
+    a1 = (x >> 15) & 0x7FFF
+    a2 = x >> 30
+    b0 = multiplier_low
+    b1 = multiplier_high & 0x7FFF
+    b2 = multiplier_high >> 15
+    # The nudge (2**30 for a positive product, 2**30 - 1 for the magnitude of a negative one,
+    # since C division truncates toward zero) enters as limb digits.
+    if negative:
+        t = a0 * b0 + 0x7FFF
+        t = (t >> 15) + a0 * b1 + 0x7FFF
+        nudge2 = 0
+    else:
+        t = a0 * b0
+        t = (t >> 15) + a0 * b1
+        nudge2 = 1
+    u = (t & 0x7FFF) + a1 * b0
+    v = a1 * b1 + (t >> 15)
+    w = (v & 0x7FFF) + (u >> 15) + a0 * b2 + a2 * b0 + nudge2
+    high = ((w & 0x7FFF) >> 1) + (((v >> 15) + (w >> 15) + a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+    if negative:
+        high = -high
+    if shift == 0:
+        return high
+    # RoundingDivideByPOT(high, -shift), inlined: a call per output value costs in bytecode.
+    mask = (1 << -shift) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> -shift) + (1 if high & mask > threshold else 0)
 
 
 def quantize_value(value: float, scale: float, zero_point: int) -> int:

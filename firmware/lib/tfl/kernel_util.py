@@ -82,7 +82,7 @@ def requantization(op: "Operator", num: "tuple[int, int]", den: "tuple[int, int]
 
 def split_multipliers(pairs: "list[tuple[int, int]]") -> "tuple[Any, Any, Any]":
     """Per-channel (multiplier, shift) pairs as the arrays kernels read: multiplier >> 15,
-    multiplier & 0x7FFF (see tfl.common.high_mul) and shift."""
+    multiplier & 0x7FFF (see tfl.common.multiply_by_split_multiplier) and shift."""
     from array import array
 
     return (array("H", [m >> 15 for m, _ in pairs]), array("H", [m & 0x7FFF for m, _ in pairs]),

@@ -4,7 +4,7 @@
 Imported by tfl.loops on ports with a native emitter (the ESP32 port; not the WebAssembly
 port, where importing this module raises SyntaxError). Viper integers are 32-bit machine words
 and ptr8 reads bytes unsigned, so int8 values are sign-extended with (v ^ 0x80) - 0x80; the
-requantization keeps every intermediate below 2**31, as tfl.common.high_mul does.
+requantization keeps every intermediate below 2**31, as tfl.common.multiply_by_split_multiplier does.
 """
 
 import micropython
