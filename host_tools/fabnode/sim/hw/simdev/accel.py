@@ -47,6 +47,7 @@ class Accel:
         self._st = (0, 0, 0)
         self._st_from = -1  # stream index from which the self-test shift applies (-1: off)
         self.frame = [0, 0, 0]  # the last sample computed by _sample()
+        self._frame_k = -1  # its stream index (-1: none valid)
 
     # -- the sample clock ----------------------------------------------------------------------
 
@@ -73,6 +74,7 @@ class Accel:
         self._rate_num = self.signal.rate_mhz
         self._rate_den = rate_mhz
         self._same_rate = rate_mhz == self.signal.rate_mhz
+        self._frame_k = -1
 
     def _stop(self):
         self._sync()
@@ -104,6 +106,9 @@ class Accel:
 
     def _sample(self, k):
         """Raw x, y, z of stream index ``k`` into ``self.frame``; returns it."""
+        if k == self._frame_k:
+            return self.frame
+        self._frame_k = k
         signal = self.signal
         if self._same_rate:
             i = signal.at(self._p0 + k - self._k0)
@@ -132,6 +137,7 @@ class Accel:
         while shr < 0:
             mul <<= 1
             shr += 1
+        self._frame_k = -1
         self._mul = mul
         self._shr = shr
         self._hi = (1 << (bits - 1)) - 1
@@ -139,6 +145,7 @@ class Accel:
         self._st = self_test
 
     def _self_test(self, on):
+        self._frame_k = -1
         if on and self._st_from < 0:
             self._sync()
             self._st_from = self.made
@@ -148,6 +155,7 @@ class Accel:
     def arm_onset(self, onset_us):
         """The "bearing" fault: switch the signal to its fault segment at ``onset_us``."""
         self.signal.arm(onset_us)
+        self._frame_k = -1
 
     # -- the interrupt line --------------------------------------------------------------------------
 

@@ -236,6 +236,16 @@ class ADXL345(Accel):
 
     # -- bus interfaces ----------------------------------------------------------------------------
 
+    def i2c_read_into(self, reg, buf):
+        """As any read transaction; the six data registers in one burst (the FIFO read) go direct."""
+        if reg != DATAX0 or len(buf) != 6:
+            super().i2c_read_into(reg, buf)
+            return
+        self._sync()
+        self._load_output()
+        buf[:] = self._out
+        self._end_transaction()
+
     def spi_select(self, selected):
         if selected:
             self._sync()

@@ -229,8 +229,25 @@ class ADXL355(Accel):
         else:
             self._end_transaction()
 
+    def _fifo_read_into(self, rx, i, end):
+        """FIFO_DATA bytes into ``rx[i:end]`` (a burst stays at FIFO_DATA), whole entries at once."""
+        entry = self._entry
+        while i < end:
+            if self._entry_byte == 3 and end - i >= 3:
+                rx[i] = self._fifo_entry()
+                rx[i + 1] = entry[1]
+                rx[i + 2] = entry[2]
+                self._entry_byte = 3
+                i += 3
+            else:
+                rx[i] = self._fifo_entry()
+                i += 1
+
     def spi_transfer(self, tx, rx):
         for i in range(len(tx) if tx is not None else len(rx)):
+            if self._spi_read and self._spi_address == FIFO_DATA and rx is not None:
+                self._fifo_read_into(rx, i, len(rx))
+                return
             mosi = tx[i] if tx is not None else 0
             if self._spi_address < 0:
                 self._spi_read = bool(mosi & 0x01)

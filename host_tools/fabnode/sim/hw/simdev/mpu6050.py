@@ -69,9 +69,11 @@ class MPU6050(Accel):
     def __init__(self, world):
         super().__init__(world)
         self.regs = bytearray(REGISTERS)
-        self._frame = bytearray(14)  # accel, temp, gyro of one sample, in FIFO byte order
+        self._full = bytearray(14)  # ACCEL_XOUT_H .. GYRO_ZOUT_L of one sample
+        self._frame = bytearray(14)  # the enabled part of it, in FIFO byte order
         self._frame_index = -1
         self._latched = None  # output registers as the current read transaction sees them
+        self._one = bytearray(1)
         self._power_on()
 
     def _power_on(self):
@@ -112,6 +114,7 @@ class MPU6050(Accel):
         self._written = 0
         self._read_bytes = 0
         self._fifo_first = self.made
+        self._frame_index = -1
 
     def _produced(self, new):
         self.made += new
@@ -136,51 +139,68 @@ class MPU6050(Accel):
     def _fifo_count(self):
         return self._written - self._read_bytes if self._fifo_on() else 0
 
-    def _fifo_byte(self):
-        if self._fifo_count() == 0:
-            return self._last_fifo_byte
-        position = self._read_bytes
-        self._read_bytes += 1
-        index = position // self._frame_size
-        offset = position - index * self._frame_size
-        if offset == 0:
-            self.reads += 1
-        value = self._fifo_frame(self._fifo_first + index)[offset]
-        self._last_fifo_byte = value
-        return value
+    def _fifo_read_into(self, buf):
+        """A burst at FIFO_R_W: FIFO bytes in order; an empty FIFO repeats the last byte read."""
+        size = self._frame_size
+        i = 0
+        n = len(buf)
+        while i < n:
+            available = self._fifo_count()
+            if not available:
+                last = self._last_fifo_byte
+                while i < n:
+                    buf[i] = last
+                    i += 1
+                return
+            position = self._read_bytes
+            index = position // size
+            offset = position - index * size
+            if offset == 0:
+                self.reads += 1
+            frame = self._fifo_frame(self._fifo_first + index)
+            take = min(size - offset, available, n - i)
+            for j in range(take):
+                buf[i + j] = frame[offset + j]
+            i += take
+            self._read_bytes += take
+            self._last_fifo_byte = frame[offset + take - 1]
 
     def _fifo_frame(self, index):
         """The bytes the FIFO holds for stream index ``index``: the enabled registers in order."""
         if index != self._frame_index:
             self._frame_index = index
-            full = self._output(index)
             enabled = self.regs[FIFO_EN]
+            full = self._output(index, enabled & TEMP_FIFO)
             frame = self._frame
             n = 0
             if enabled & ACCEL_FIFO:
-                frame[0:6] = full[0:6]
+                for j in range(6):
+                    frame[j] = full[j]
                 n = 6
             if enabled & TEMP_FIFO:
-                frame[n:n + 2] = full[6:8]
+                frame[n] = full[6]
+                frame[n + 1] = full[7]
                 n += 2
-            for bit, start in ((0x40, 8), (0x20, 10), (0x10, 12)):
-                if enabled & bit:
-                    frame[n:n + 2] = full[start:start + 2]
+            for start in (8, 10, 12):
+                if enabled & (0x40 >> ((start - 8) >> 1)):
+                    frame[n] = full[start]
+                    frame[n + 1] = full[start + 1]
                     n += 2
         return self._frame
 
-    def _output(self, index):
-        """ACCEL_XOUT_H .. GYRO_ZOUT_L for one stream index (14 bytes)."""
-        out = bytearray(14)
+    def _output(self, index, with_temperature=True):
+        """ACCEL_XOUT_H .. GYRO_ZOUT_L for one stream index (14 bytes; gyroscope 0)."""
+        out = self._full
         if index >= 0:
             frame = self._sample(index)
             for axis in range(3):
                 raw = frame[axis] & 0xFFFF
                 out[2 * axis] = raw >> 8
                 out[2 * axis + 1] = raw & 0xFF
-        temp = int((self.world.temperature.at(simhw.now_us()) - 36.53) * 340) & 0xFFFF
-        out[6] = temp >> 8
-        out[7] = temp & 0xFF
+        if with_temperature:
+            temp = int((self.world.temperature.at(simhw.now_us()) - 36.53) * 340) & 0xFFFF
+            out[6] = temp >> 8
+            out[7] = temp & 0xFF
         return out
 
     # -- interrupt -------------------------------------------------------------------------------
@@ -202,9 +222,20 @@ class MPU6050(Accel):
 
     # -- registers -------------------------------------------------------------------------------
 
+    def i2c_read_into(self, reg, buf):
+        if reg != FIFO_R_W:
+            super().i2c_read_into(reg, buf)
+            return
+        self._sync()
+        if self.regs[INT_PIN_CFG] & INT_RD_CLEAR:
+            self._status = 0
+        self._fifo_read_into(buf)
+        self._end_transaction()
+
     def _read(self, reg):
         if reg == FIFO_R_W:
-            return self._fifo_byte()
+            self._fifo_read_into(self._one)
+            return self._one[0]
         if reg == FIFO_COUNTH:
             return self._fifo_count() >> 8
         if reg == FIFO_COUNTL:
