@@ -6,6 +6,7 @@ A mismatch here would otherwise only show in a virtual-node integration run.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -39,6 +40,46 @@ def test_adxl345_driver_streams_detects_overruns_and_self_tests() -> None:
     simhw.fault("overrun", ms=50)
     assert sensor.read_fifo(out, 0, 32) == 32
     assert sensor.overruns == 1
+
+
+def open_adxl345(machine: ModuleType) -> object:
+    from drivers.adxl345 import ADXL345
+
+    return ADXL345(machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21)))
+
+
+def open_mpu6050(machine: ModuleType) -> object:
+    from drivers.mpu6050 import MPU6050
+
+    return MPU6050(machine.I2C(0, scl=machine.Pin(7), sda=machine.Pin(6)))
+
+
+def open_adxl355(machine: ModuleType) -> object:
+    from drivers.adxl355 import ADXL355
+
+    return ADXL355(machine.SPI(2, sck=machine.Pin(12)), machine.Pin(10, machine.Pin.OUT, value=1))
+
+
+def open_ds18b20(machine: ModuleType) -> object:
+    from drivers.ds18b20 import DS18B20
+
+    return DS18B20(machine.Pin(15))
+
+
+@pytest.mark.parametrize(("board_id", "role", "open_driver"), [
+    ("esp32-devkitc", "vibration", open_adxl345),
+    ("esp32c3-xiao", "vibration", open_mpu6050),
+    ("esp32s3-devkitc", "vibration", open_adxl355),
+    ("esp32-devkitc", "temperature", open_ds18b20),
+])
+def test_drivers_reject_another_part(board_id: str, role: str, open_driver: Callable[[ModuleType], object]) -> None:
+    """The "wrong_id" fault: the part in the sensor's place is not the one the board names."""
+    simhw, machine = wire(board_id)
+    simhw.fault("wrong_id", role=role)
+    with pytest.raises(OSError, match=r"not found|no DS18B20"):
+        open_driver(machine)
+    simhw.clear("wrong_id")
+    open_driver(machine)
 
 
 def test_mpu6050_driver_reads_frames_and_resets_after_overflow() -> None:

@@ -27,7 +27,7 @@ NODE_DIR = "/.sim"
 CONFIG_PATH = f"{NODE_DIR}/hw.json"
 SIGNAL_PATH = f"{NODE_DIR}/data/vibration.fnsig"
 RESET_CAUSES = ("power_on", "brownout", "hard", "wdt", "deepsleep", "soft")
-FAULTS = ("unplugged", "nack", "stuck", "overrun", "bearing", "temp_ramp")
+FAULTS = ("unplugged", "nack", "stuck", "wrong_id", "overrun", "bearing", "temp_ramp")
 # module names the simulated hardware defines at the top level of the node's sys.path
 MODULES = ("machine", "esp32", "onewire", "ds18x20", "simhw", "simsignal", "simdev")
 

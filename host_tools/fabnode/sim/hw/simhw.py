@@ -225,6 +225,8 @@ def fault(name, **params):
       reads 0xFF, 1-Wire sees no presence pulse.
     - ``nack`` (role, count=1): the next ``count`` I2C transactions to the sensor are NACKed.
     - ``stuck`` (role): the sensor holds SDA low; every transaction on its bus times out (ETIMEDOUT).
+    - ``wrong_id`` (role="vibration"): another part sits in the sensor's place; its ID register
+      (or, for the DS18B20, its ROM family code) differs.
     - ``overrun`` (ms): the firmware stalls for ``ms``; the sensor FIFO overruns.
     - ``bearing`` (after_s=0): the vibration signal switches to its bearing-fault segment.
     - ``temp_ramp`` (c_per_min=2, after_s=0, limit_c=ambient+60): the machine heats up.
@@ -236,6 +238,8 @@ def fault(name, **params):
         w.device(params.get("role", "vibration")).present = False
     elif name == "stuck":
         w.device(params.get("role", "vibration")).stuck = True
+    elif name == "wrong_id":
+        w.device(params.get("role", "vibration")).swap_chip(True)
     elif name == "nack":
         w.device(params.get("role", "vibration")).nacks += int(params.get("count", 1))
     elif name == "overrun":
@@ -254,11 +258,12 @@ def fault(name, **params):
 def clear(name=None):
     """Clear one fault, or all of them (``overrun`` has nothing to clear: the stall is over)."""
     w = world()
-    if name in (None, "unplugged", "nack", "stuck"):
+    if name in (None, "unplugged", "nack", "stuck", "wrong_id"):
         for device in w.roles.values():
             device.present = True
             device.nacks = 0
             device.stuck = False
+            device.swap_chip(False)
     if name in (None, "bearing") and "vibration" in w.roles:
         w.roles["vibration"].arm_onset(-1)
     if name in (None, "temp_ramp"):

@@ -16,10 +16,15 @@ _REBASE = 4096  # samples between re-bases of the clock, keeps its integers smal
 class Accel:
     """Base of the accelerometer models; subclasses own the registers and the FIFO."""
 
+    ID_REGISTER = 0  # the register that identifies the part, and what it reads
+    IDENTITY = 0
+    OTHER_IDENTITY = 0
+
     def __init__(self, world):
         self.world = world
         self.present = True  # the "unplugged" fault clears this
         self.nacks = 0  # pending NACKed I2C transactions (the "nack" fault)
+        self.identity = self.IDENTITY
         self.signal = Signal(world.signal_path)
         self.running = False
         self.made = 0  # samples produced since the start
@@ -151,6 +156,11 @@ class Accel:
             self._st_from = self.made
         elif not on:
             self._st_from = -1
+
+    def swap_chip(self, other):
+        """The "wrong_id" fault: another part (``other``) or the right one answers at this place."""
+        self.identity = self.OTHER_IDENTITY if other else self.IDENTITY
+        self.regs[self.ID_REGISTER] = self.identity
 
     def arm_onset(self, onset_us):
         """The "bearing" fault: switch the signal to its fault segment at ``onset_us``."""

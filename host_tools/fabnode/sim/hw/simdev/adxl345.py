@@ -65,6 +65,9 @@ class ADXL345(Accel):
 
     spi_mode = (1, 1)
     spi_max_hz = 5000000
+    ID_REGISTER = DEVID
+    IDENTITY = DEVICE_ID
+    OTHER_IDENTITY = 0xE6  # an ADXL346 in its place (the "wrong_id" fault)
 
     def __init__(self, world):
         super().__init__(world)

@@ -60,6 +60,9 @@ class ADXL355(Accel):
 
     spi_mode = (0, 0)
     spi_max_hz = 10000000
+    ID_REGISTER = 0x02  # PARTID
+    IDENTITY = 0xED
+    OTHER_IDENTITY = 0xEE  # not an ADXL355 (the "wrong_id" fault)
 
     def __init__(self, world):
         super().__init__(world)
@@ -75,7 +78,7 @@ class ADXL355(Accel):
         regs = self.regs
         for i in range(REGISTERS):
             regs[i] = 0
-        regs[0], regs[1], regs[2], regs[3] = 0xAD, 0x1D, 0xED, 0x01
+        regs[0], regs[1], regs[2], regs[3] = 0xAD, 0x1D, self.identity, 0x01
         regs[0x27] = 0x01  # ACT_COUNT
         regs[FIFO_SAMPLES] = 0x60
         regs[RANGE] = 0x81

@@ -31,7 +31,8 @@ class DS18B20:
         self.nacks = 0
         self.stuck = False
         serial = unhexlify(rom) if rom else b"\x28" + world.unique_id
-        self.rom = bytes(serial[:7]) + bytes([crc8(serial[:7])])
+        self._serial = bytes(serial[1:7])
+        self.swap_chip(False)
         self.scratch = bytearray(b"\x50\x05\x4b\x46\x7f\xff\x0c\x10\x00")
         self.eeprom = bytearray(self.scratch[2:5])
         self.conversions = 0
@@ -45,6 +46,11 @@ class DS18B20:
         self._search_phase = 0
         self._alarm_search = False
         self._seal()
+
+    def swap_chip(self, other):
+        """The "wrong_id" fault: a DS18S20 (family 0x10) in its place, or the DS18B20 (0x28) back."""
+        head = (b"\x10" if other else b"\x28") + self._serial
+        self.rom = head + bytes([crc8(head)])
 
     def _seal(self):
         self.scratch[8] = crc8(self.scratch[:8])

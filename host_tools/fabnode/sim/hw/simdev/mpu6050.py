@@ -66,6 +66,10 @@ SELF_TEST_TRIM_LSB = 2291  # factory trim for XA_TEST = 16, at 4096 LSB/g
 class MPU6050(Accel):
     """The chip at I2C address 0x68 (AD0 low) or 0x69."""
 
+    ID_REGISTER = WHO_AM_I
+    IDENTITY = 0x68
+    OTHER_IDENTITY = 0x70  # an MPU-6500 in its place (the "wrong_id" fault)
+
     def __init__(self, world):
         super().__init__(world)
         self.regs = bytearray(REGISTERS)
@@ -80,7 +84,7 @@ class MPU6050(Accel):
         regs = self.regs
         for i in range(REGISTERS):
             regs[i] = 0
-        regs[WHO_AM_I] = 0x68
+        regs[WHO_AM_I] = self.identity
         regs[PWR_MGMT_1] = SLEEP
         regs[SELF_TEST_X] = regs[SELF_TEST_X + 1] = regs[SELF_TEST_X + 2] = 0x80  # XA_TEST[4:2] = 100
         self._status = 0
