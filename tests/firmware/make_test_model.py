@@ -1,7 +1,12 @@
-"""Make the small model package the firmware pipeline tests use: tests/data/firmware/synthetic-v1/.
+"""Make the small model packages the firmware tests use, under tests/data/firmware/.
 
-An autoencoder trained (numpy, the features engineer's training code) on 20 s of the virtual
-node's synthetic healthy machine, so synthetic bearing faults score far above its threshold.
+Autoencoders trained (numpy, the features engineer's training code) on the virtual node's
+synthetic healthy machine, so synthetic bearing faults score far above their thresholds:
+
+- ``synthetic-v1``: 3200 Hz (ADXL345 boards), the default feature spec;
+- ``synthetic-1k-v1``: 1000 Hz (the MPU6050 board), the default spec moved to that rate as the
+  node does without a model (``monitor.app.model_free_spec``).
+
 Re-run after a change to the feature spec or the package format:
 
     python tests/firmware/make_test_model.py
@@ -17,19 +22,24 @@ from fabnode.recordings import Recording
 from fabnode.resources import use_firmware_lib
 from fabnode.sim import signals
 
-OUT = Path(__file__).resolve().parents[1] / "data" / "firmware" / "synthetic-v1"
-RATE_HZ = 3200
+OUT = Path(__file__).resolve().parents[1] / "data" / "firmware"
+# model id, board, sensor rate (Hz), seconds of healthy signal
+MODELS = (("synthetic-v1", "esp32-devkitc", 3200, 20.0), ("synthetic-1k-v1", "esp32c3-xiao", 1000, 60.0))
 
 
 def main() -> None:
     use_firmware_lib()
-    healthy = signals.synthetic(signals.Machine(), RATE_HZ, 20.0, None, seed=3)
-    trained = training.train([Recording(healthy, float(RATE_HZ), "synthetic-healthy")],
-                             training.default_spec(RATE_HZ), epochs=300)
-    manifest, model = training.build_package(trained, get_board("esp32-devkitc"), "synthetic-v1",
-                                             created="2026-11-29T00:00:00Z")
-    package.write_package(OUT, manifest, model)
-    print(f"wrote {OUT} (threshold {manifest['threshold']:.4f})")
+    from monitor import features
+    from monitor.app import model_free_spec
+
+    for model_id, board, rate, seconds in MODELS:
+        healthy = signals.synthetic(signals.Machine(), rate, seconds, None, seed=3)
+        trained = training.train([Recording(healthy, float(rate), "synthetic-healthy")],
+                                 model_free_spec(features.DEFAULT_SPEC, rate), epochs=300)
+        manifest, model = training.build_package(trained, get_board(board), model_id,
+                                                 created="2026-11-29T00:00:00Z")
+        package.write_package(OUT / model_id, manifest, model)
+        print(f"wrote {OUT / model_id} (threshold {manifest['threshold']:.4f})")
 
 
 if __name__ == "__main__":

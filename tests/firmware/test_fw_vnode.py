@@ -14,6 +14,7 @@ from fabnode.resources import boards_dir, firmware_dir
 from fabnode.telemetry import Decoder, Record
 
 REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "models" / "bearing-hit-mfs-v1"
+SYNTHETIC_1K_MODEL = Path(__file__).resolve().parents[1] / "data" / "firmware" / "synthetic-1k-v1"
 
 
 def _install(fs: Path, board: str = "esp32-devkitc", model: bool = True) -> None:
@@ -117,5 +118,39 @@ def test_firmware_reads_each_boards_sensors_on_the_virtual_node(tmp_path, monkey
         assert 0 < status["rate_hz"] <= 1.05 * hello["odr_hz"]
         features = next(r.payload for r in records if r.type == "features")
         assert 0.05 < features["rms_g"][2] < 0.08  # the synthetic machine's radial axis: about 0.062 g RMS
+    finally:
+        node.close()
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_bearing_fault_onset_raises_the_anomaly_alarm_on_the_virtual_node(tmp_path, monkeypatch):
+    # The MPU6050 board: its 170-frame FIFO outlasts a window's computation, so no sample is lost
+    # in the virtual node (see docs/firmware.md) and healthy windows stay healthy.
+    monkeypatch.setenv("FABNODE_HOME", str(tmp_path / "home"))
+    from fabnode.sim import hardware, signals
+    from fabnode.sim import node as virtual
+
+    onset_s = 5.0
+    node = virtual.open_node("fw-fault", "esp32c3-xiao")
+    try:
+        node.wait_ready(60)
+        fs = node.state.fs_dir
+        _install(fs, "esp32c3-xiao", model=False)
+        shutil.copytree(SYNTHETIC_1K_MODEL, fs / "models" / "active")
+        (fs / "config" / "node.json").write_text(json.dumps({"node_id": "fw-fault", "telemetry_s": 1,
+                                                            "machine_class": "III"}))
+        node.set_signal(hardware.SignalSource(fault=signals.BearingFault("bpfo", 0.5), duration_s=12.0,
+                                              onset_s=onset_s))
+        node.hard_reset()
+        records = _read_until(node, Decoder(), lambda rs: any(r.type == "alarm" for r in rs), 40)
+        hello, alarm = records[0], records[-1]
+        assert hello.payload["model"] == "synthetic-1k-v1" and hello.payload["sensor"] == "mpu6050"
+        assert (alarm.payload["kind"], alarm.payload["event"]) == ("anomaly", "start"), alarm
+        # Not before the fault (healthy windows stay under the threshold), and a few windows after it.
+        since_boot_s = (alarm.ticks_ms - hello.ticks_ms) / 1000
+        assert onset_s - 0.5 <= since_boot_s <= onset_s + 3.5, since_boot_s
+        statuses = [r.payload for r in records if r.type == "status"]
+        assert statuses and all(s["overruns"] == 0 for s in statuses)
     finally:
         node.close()
