@@ -25,6 +25,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 from tflite_micro import runtime
 
+from fabnode.resources import use_firmware_lib
+
+use_firmware_lib()
+from tfl import schema  # noqa: E402 -- after use_firmware_lib()
+
 OUT = Path(__file__).resolve().parents[1] / "data" / "tfl"
 VECTORS = 96
 keras = tf.keras
@@ -35,13 +40,14 @@ def convert(model: keras.Model, float_io: bool = False, per_channel_dense: bool 
             seed: int = 0) -> bytes:
     """Full-integer conversion; int8 model I/O unless ``float_io`` (QUANTIZE/DEQUANTIZE ops)."""
     rng = np.random.default_rng(seed)
-    shape = [1, *model.input_shape[1:]]
-    # Varied scales per channel, so per-channel quantization differs between channels.
-    spread = np.linspace(0.5, 2.0, shape[-1], dtype=np.float32)
+    shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+    shapes = [[1, *shape[1:]] for shape in shapes]
 
     def representative():
+        # Varied scales per channel, so per-channel quantization differs between channels.
         for _ in range(64):
-            yield [(rng.normal(0.0, 1.0, shape) * spread).astype(np.float32)]
+            yield [(rng.normal(0.0, 1.0, shape) * np.linspace(0.5, 2.0, shape[-1])).astype(np.float32)
+                   for shape in shapes]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -154,6 +160,14 @@ def unary_activations() -> bytes:
     return convert(keras.Model(inp, layers.Concatenate()(branches)), seed=12)
 
 
+def two_inputs_two_outputs() -> bytes:
+    keras.utils.set_random_seed(13)
+    a = keras.Input((8,), batch_size=1)
+    b = keras.Input((8,), batch_size=1)
+    hidden = layers.Dense(6, "relu")(layers.Add()([a, b]))
+    return convert(keras.Model([a, b], [layers.Dense(3)(hidden), layers.Multiply()([a, b])]), seed=13)
+
+
 MODELS: dict[str, Callable[[], bytes]] = {
     "dense_autoencoder": dense_autoencoder,
     "dense_per_channel": dense_per_channel,
@@ -168,11 +182,12 @@ MODELS: dict[str, Callable[[], bytes]] = {
     "flatten_dynamic_batch": flatten_dynamic_batch,
     "float_io_cnn": float_io_cnn,
     "unary_activations": unary_activations,
+    "two_inputs_two_outputs": two_inputs_two_outputs,
 }
 
 
-def golden_inputs(interpreter: runtime.Interpreter, rng: np.random.Generator) -> list[np.ndarray]:
-    detail = interpreter.get_input_details(0)
+def golden_inputs(interpreter: runtime.Interpreter, index: int, rng: np.random.Generator) -> list[np.ndarray]:
+    detail = interpreter.get_input_details(index)
     shape, dtype = detail["shape"], detail["dtype"]
     if dtype == np.int8:
         vectors = [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8),
@@ -187,14 +202,19 @@ def golden_inputs(interpreter: runtime.Interpreter, rng: np.random.Generator) ->
 
 
 def write(name: str, flatbuffer: bytes) -> None:
+    """Golden rows: the raw bytes of all inputs, and of all outputs, concatenated in graph order."""
     interpreter = runtime.Interpreter.from_bytes(flatbuffer)
     rng = np.random.default_rng(len(name))
+    graph = schema.parse(memoryview(flatbuffer).cast("b"))
+    per_input = [golden_inputs(interpreter, i, rng) for i in range(len(graph.inputs))]
     inputs, outputs = [], []
-    for vector in golden_inputs(interpreter, rng):
-        interpreter.set_input(vector, 0)
+    for vectors in zip(*per_input, strict=True):
+        for i, vector in enumerate(vectors):
+            interpreter.set_input(vector, i)
         interpreter.invoke()
-        inputs.append(np.frombuffer(vector.tobytes(), np.uint8))
-        outputs.append(np.frombuffer(interpreter.get_output(0).tobytes(), np.uint8))
+        inputs.append(np.concatenate([np.frombuffer(v.tobytes(), np.uint8) for v in vectors]))
+        outputs.append(np.concatenate([np.frombuffer(interpreter.get_output(o).tobytes(), np.uint8)
+                                       for o in range(len(graph.outputs))]))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.tflite").write_bytes(flatbuffer)
     np.savez_compressed(OUT / f"{name}.npz", inputs=np.stack(inputs), outputs=np.stack(outputs))

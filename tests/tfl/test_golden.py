@@ -22,11 +22,24 @@ def vectors(name: str) -> tuple[np.ndarray, np.ndarray]:
     return data["inputs"], data["outputs"]
 
 
+def run(model: tfl.Model, row: np.ndarray) -> bytes:
+    """All outputs' raw bytes for one golden row (all inputs' raw bytes, concatenated)."""
+    data = row.tobytes()
+    if len(model.inputs) == 1:
+        return bytes(model.invoke(data))
+    parts, start = [], 0
+    for i in range(len(model.inputs)):
+        size = len(model.input_buffer(i))
+        parts.append(data[start:start + size])
+        start += size
+    return b"".join(bytes(out) for out in model.invoke(parts))
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_cpython_matches_tflm(name):
     model = tfl.Model((DATA / f"{name}.tflite").read_bytes())
     inputs, outputs = vectors(name)
-    got = np.stack([np.frombuffer(bytes(model.invoke(row.tobytes())), np.uint8) for row in inputs])
+    got = np.stack([np.frombuffer(run(model, row), np.uint8) for row in inputs])
     mismatched = np.nonzero((got != outputs).any(axis=1))[0]
     assert mismatched.size == 0, f"{name}: vectors {mismatched[:10].tolist()} differ from TFLM"
 
@@ -39,6 +52,14 @@ def test_load_from_file_matches_buffer(tmp_path):
     assert bytes(from_file.invoke(inputs[5].tobytes())) == outputs[5].tobytes()
     assert bytes(from_buffer.invoke(inputs[5].tobytes())) == outputs[5].tobytes()
     assert from_file.arena_bytes == from_buffer.arena_bytes
+
+
+def test_several_inputs_and_outputs():
+    model = tfl.Model((DATA / "two_inputs_two_outputs.tflite").read_bytes())
+    assert [t.shape for t in model.inputs] == [(1, 8), (1, 8)]
+    assert sorted(t.shape for t in model.outputs) == [(1, 3), (1, 8)]
+    with pytest.raises(ValueError, match="model has 2 inputs, got 1"):
+        model.invoke([b"\0" * 8])
 
 
 def test_tensor_info_describes_io():
@@ -75,11 +96,17 @@ def test_micropython_matches_tflm(micropython):
 import tfl, binascii
 for name in {MODELS!r}:
     m = tfl.Model.load("/data/" + name + ".tflite")
-    size = len(m.input_buffer())
+    sizes = [len(m.input_buffer(i)) for i in range(len(m.inputs))]
+    size = sum(sizes)
     data = open("/data/" + name + ".in", "rb").read()
     for k in range(len(data) // size):
-        out = m.invoke(data[k * size:(k + 1) * size])
-        print(name, k, binascii.hexlify(bytes(out)).decode())
+        start = k * size
+        for i in range(len(sizes)):
+            m.input_buffer(i)[:] = data[start:start + sizes[i]]
+            start += sizes[i]
+        out = m.invoke()
+        outs = out if isinstance(out, tuple) else (out,)
+        print(name, k, "".join(binascii.hexlify(bytes(o)).decode() for o in outs))
 """
     result = micropython(code, files)
     lines = result.stdout.split()
