@@ -73,12 +73,13 @@ def test_esptool_and_mpremote_command_lines_over_socket(served: NodeServer, tmp_
     assert not any(served.node.state.fs_dir.iterdir())  # and erase-flash took the filesystem with it
 
 
-@pytest.mark.parametrize("served", [{"blank": True}], indirect=True)
-def test_esptool_resets_the_node_over_rfc2217(served: NodeServer) -> None:
+def test_esptool_and_mpremote_over_rfc2217(served: NodeServer) -> None:
     url = served.endpoints.rfc2217_url  # type: ignore[attr-defined]
-    out = run("esptool", "--port", url, "--after", "hard-reset", "read-mac").stdout
+    assert "42" in run("mpremote", "connect", url, "exec", "print(6 * 7)").stdout  # opening resets nothing
+    out = run("esptool", "--port", url, "--after", "hard-reset", "read-mac").stdout  # DTR/RTS into the ROM
     assert "24:0a:c4" in out and "Hard resetting via RTS pin" in out
-    wait_for(lambda: served.node.mode is Mode.HALTED)  # the RTS pulse rebooted it into its (blank) flash
+    wait_for(lambda: served.node.mode is Mode.MICROPYTHON)  # the RTS pulse rebooted it into MicroPython
+    assert "49" in run("mpremote", "connect", url, "exec", "print(7 * 7)").stdout
 
 
 def test_mpremote_through_a_pty(tmp_path: Path) -> None:

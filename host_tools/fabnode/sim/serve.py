@@ -1,7 +1,7 @@
 """Expose a virtual node to other programs: loopback TCP (``socket://``, ``rfc2217://``) and a pty.
 
-``socket://`` carries bytes only; ``rfc2217://`` also carries baud changes and DTR/RTS, handled
-as esptool's ``esp_rfc2217_server`` does for a real board, so esptool's resets work over it.
+``socket://`` carries bytes only; ``rfc2217://`` also carries baud changes and DTR/RTS (to the
+node's reset circuit), so esptool's resets work over it.
 A pseudo-terminal (``--pty``) lets tools that want a device path (``mpremote connect /dev/pts/N``)
 talk to the node. Only loopback addresses are
 served: the node runs code anyone connected sends it. One TCP client at a time, like a serial port.
@@ -20,8 +20,16 @@ import tty
 from dataclasses import dataclass
 
 import serial
-from esp_rfc2217_server.esp_port_manager import EspPortManager
-from esptool.reset import DEFAULT_RESET_DELAY, ClassicReset
+import serial.rfc2217
+from serial.rfc2217 import (
+    COM_PORT_OPTION,
+    SERVER_SET_CONTROL,
+    SET_CONTROL,
+    SET_CONTROL_DTR_OFF,
+    SET_CONTROL_DTR_ON,
+    SET_CONTROL_RTS_OFF,
+    SET_CONTROL_RTS_ON,
+)
 
 import fabnode.sim  # noqa: F401  (registers sim://)
 from fabnode.errors import UsageError
@@ -50,15 +58,38 @@ class Endpoints:
         return {"socket": self.socket_url, "rfc2217": self.rfc2217_url, "pty": self.pty_path}
 
 
-class _SimPortManager(EspPortManager):  # type: ignore[misc]
-    """esptool's RFC 2217 port manager, resetting with the classic DTR/RTS sequence.
+_LINE_REQUESTS = {
+    SET_CONTROL_DTR_ON: ("dtr", True), SET_CONTROL_DTR_OFF: ("dtr", False),
+    SET_CONTROL_RTS_ON: ("rts", True), SET_CONTROL_RTS_OFF: ("rts", False),
+}
 
-    The POSIX default (ioctl on the port's file descriptor) has no file descriptor to work on here;
-    the classic sequence is what the virtual node's reset circuit models, with exact timing in process.
+
+class _LinePortManager(serial.rfc2217.PortManager):  # type: ignore[misc]
+    """pyserial's RFC 2217 port manager, with DTR/RTS applied as a sequence of line states.
+
+    Over the network two line changes are never simultaneous, so the asserted-both state right
+    after a reset (the midpoint of esptool's classic reset sequence, microseconds long on a local
+    port) lasts a round trip and would release EN with IO0 high. The chip stays in reset through
+    that state and the next change decides, which makes esptool's resets work while plain clients
+    (mpremote, monitors), which only assert both lines when they open, reset nothing.
     """
 
-    def _reset_thread(self) -> None:
-        ClassicReset(self.serial, DEFAULT_RESET_DELAY)()
+    def __init__(self, port: serial.SerialBase, connection: _Client) -> None:
+        self.requested = (bool(port.dtr), bool(port.rts))
+        super().__init__(port, connection)
+
+    def _telnet_process_subnegotiation(self, suboption: bytes) -> None:
+        request = _LINE_REQUESTS.get(suboption[2:3]) if suboption[1:2] == SET_CONTROL else None
+        if suboption[0:1] != COM_PORT_OPTION or request is None:
+            super()._telnet_process_subnegotiation(suboption)
+            return
+        line, level = request
+        previous = self.requested
+        self.requested = (level, previous[1]) if line == "dtr" else (previous[0], level)
+        held_in_reset = previous == (False, True) and self.requested == (True, True)
+        if not held_in_reset:
+            self.serial.dtr, self.serial.rts = self.requested
+        self.rfc2217_send_subnegotiation(SERVER_SET_CONTROL, suboption[2:3])
 
 
 class _Client:
@@ -68,9 +99,7 @@ class _Client:
         self.conn = conn
         self.port = port
         self._lock = threading.Lock()
-        # esptool's own RFC 2217 server logic: DTR/RTS edges start the reset sequences next to the
-        # chip, because their timing does not survive the network (as with a real board served remotely).
-        self.manager = _SimPortManager(port, self, False) if rfc2217 else None
+        self.manager = _LinePortManager(port, self) if rfc2217 else None
 
     def write(self, data: bytes) -> None:
         """Raw bytes to the client (PortManager sends telnet negotiation through this)."""
@@ -154,9 +183,7 @@ class NodeServer:
         self._listeners.append(listener)
         threading.Thread(target=self._accept, args=(listener, rfc2217), daemon=True).start()
         bound = listener.getsockname()[1]
-        # pyserial's RFC 2217 client must not wait for answers to DTR/RTS changes: the reset
-        # sequences are replayed here, as esptool documents for remote boards (?ign_set_control).
-        return f"rfc2217://{self.host}:{bound}?ign_set_control" if rfc2217 else f"socket://{self.host}:{bound}"
+        return f"{'rfc2217' if rfc2217 else 'socket'}://{self.host}:{bound}"
 
     def _accept(self, listener: socket.socket, rfc2217: bool) -> None:
         while not self._stopped.is_set():
