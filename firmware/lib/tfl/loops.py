@@ -252,7 +252,7 @@ def _native_loops() -> "Any":
         return None
     try:
         from tfl import loops_viper
-    except SyntaxError:  # "invalid micropython decorator": a port built without native code
+    except (SyntaxError, ImportError):  # a port without native code: its source rejected, or not deployed
         return None
     return loops_viper
 
