@@ -325,3 +325,22 @@ def test_signal_file_feeds_the_fifo_and_the_bearing_fault_switches_it(tmp_path: 
     node.run_us(64 * PERIOD_US)
     faulty = [node.sample() for _ in range(32)]
     assert np.max(np.abs(np.array(faulty))) > 3 * np.max(np.abs(np.array(got)[:, :2]))
+
+
+def test_raw_i2c_transfers_spi_reads_timers_and_cpu_frequency(node: Node) -> None:
+    machine = node.machine
+    assert node.i2c.writeto(ADDR, bytes([0x00])) == 1  # set the register pointer, then read from it
+    assert node.i2c.readfrom(ADDR, 1) == b"\xe5"
+    assert node.i2c.writevto(ADDR, [bytes([BW_RATE]), b"\x0d"]) == 2
+    assert node.reg(BW_RATE) == 0x0D
+    assert machine.SPI(2, sck=machine.Pin(18)).read(2) == b"\x00\x00"  # nothing on this board's SPI pins
+    fired: list[int] = []
+    timer = machine.Timer(1)
+    timer.init(mode=machine.Timer.ONE_SHOT, period=5, callback=lambda t: fired.append(1))
+    node.run_us(20_000)
+    assert fired == [1] and timer.value() == 0
+    assert machine.freq() == 160_000_000
+    machine.freq(240_000_000)
+    assert machine.freq() == 240_000_000
+    with pytest.raises(ValueError):
+        machine.freq(123)
