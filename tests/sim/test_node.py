@@ -117,6 +117,8 @@ def test_filesystem_persists_and_power_loss_keeps_the_committed_file() -> None:
         con.raw_repl()
         out, _ = con.raw_exec("import os\nprint(sorted(os.listdir('/')))")
         assert out.strip() == b"['config.txt']"  # nothing of the runtime (/.sim, /dev, /tmp) shows
+        out, _ = con.raw_exec("print(list(os.ilistdir()))")
+        assert out.strip() == b"[('config.txt', 32768, 0, 3)]"  # littlefs's (name, type, inode, size)
 
 
 def test_full_filesystem_raises_enospc() -> None:

@@ -60,6 +60,24 @@ def _power_on(power_on_ns, speed):
     global _power_on_ns, _speed
     _power_on_ns = power_on_ns
     _speed = speed
+    _list_like_littlefs()
+
+
+def _list_like_littlefs():
+    # littlefs on the ESP32 lists (name, type, inode, size); this port's posix VFS omits the size,
+    # which tools such as ``mpremote fs ls`` show.
+    import os
+
+    posix_ilistdir = os.ilistdir
+    stat = os.stat
+
+    def ilistdir(path="."):
+        sep = b"/" if isinstance(path, bytes) else "/"
+        for entry in posix_ilistdir(path):
+            name, kind = entry[0], entry[1]
+            yield (name, kind, 0, stat(path + sep + name)[6] if kind == 0x8000 else 0)
+
+    os.ilistdir = ilistdir
 
 
 def _soft_reset():
@@ -76,6 +94,7 @@ def _soft_reset():
     simhw = sys.modules.get("simhw")
     if simhw is not None:
         simhw.soft_reset()
+    _list_like_littlefs()  # the os module was reset with the rest
     gc.collect()
 
 
