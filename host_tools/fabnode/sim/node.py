@@ -11,6 +11,7 @@ loss, brown-out loop) are injected here; sensor faults belong to the simulated h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -179,7 +180,8 @@ class _Bridge:
         self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if pipe is not None:
-                pipe.close()
+                with contextlib.suppress(OSError):  # stdin's unflushed bytes have no reader any more
+                    pipe.close()
 
     def _read_exact(self, size: int) -> bytes | None:
         stdout = self.proc.stdout
