@@ -15,7 +15,7 @@ from vnode_console import Console, console, fabnode_home  # noqa: F401  (fixture
 
 from fabnode.cli import cli
 from fabnode.mpycross import compile_file
-from fabnode.sim import control, state
+from fabnode.sim import control, hardware, state
 from fabnode.sim.flash import NorFlash
 from fabnode.sim.node import NODE_SIDE_LIB, Mode, NodeRuntimeError, VirtualNode, create_node
 
@@ -289,3 +289,13 @@ def test_sensor_faults_reach_the_simulated_hardware_through_the_control_channel(
         assert status == "False"
         control.request("n14", "clear-sensor")
         assert con.port.node.sim_eval("__import__('simhw').status()['vibration']['present']") == "True"
+
+
+def test_a_rendered_signal_is_what_the_sensor_plays_after_the_next_power_on() -> None:
+    with console("sim://n15") as con:
+        con.expect(b">>> ")
+        node: VirtualNode = con.port.node
+        node.set_signal(hardware.SignalSource(duration_s=1.0))
+        node.power_loss()
+        con.expect(b">>> ")
+        assert node.sim_eval("__import__('simhw').world().signal_path") == repr(hardware.SIGNAL_PATH)
