@@ -299,3 +299,9 @@ def test_a_rendered_signal_is_what_the_sensor_plays_after_the_next_power_on() ->
         node.power_loss()
         con.expect(b">>> ")
         assert node.sim_eval("__import__('simhw').world().signal_path") == repr(hardware.SIGNAL_PATH)
+
+
+def test_an_existing_node_keeps_its_board() -> None:
+    create_node("kept", board="esp32c3-xiao")
+    with pytest.raises(serial.SerialException, match="is a esp32c3-xiao, not a esp32-devkitc"):
+        serial.serial_for_url("sim://kept?board=esp32-devkitc")

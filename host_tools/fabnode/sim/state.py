@@ -123,15 +123,21 @@ def create(name: str, board: str = DEFAULT_BOARD, speed: int = 1) -> NodeState:
 
 
 def open_or_create(name: str, board: str | None = None, speed: int | None = None) -> NodeState:
-    """The node ``name``, created with ``board``/``speed`` if new; given values update an existing node."""
+    """The node ``name``, created with ``board``/``speed`` if new; a given speed updates an existing node.
+
+    A node keeps its board (its flash holds firmware for that chip): asking for another is an error.
+    """
     if not exists(name):
         return create(name, board or DEFAULT_BOARD, speed or 1)
     state = load(name)
-    wanted = NodeSettings(board or state.settings.board, speed or state.settings.speed)
-    if wanted != state.settings:
-        get_board(wanted.board)
-        _write_settings(state.path, wanted)
-        state = NodeState(name, state.path, wanted)
+    if board is not None and board != state.settings.board:
+        raise UsageError(f"virtual node '{name}' is a {state.settings.board}, not a {board}",
+                         hint=f"use another name, or remove it first with 'fabnode sim rm {name}'")
+    if speed is not None and speed != state.settings.speed:
+        if speed < 1:
+            raise UsageError(f"speed must be at least 1, not {speed}")
+        state = NodeState(name, state.path, NodeSettings(state.settings.board, speed))
+        _write_settings(state.path, state.settings)
     return state
 
 
