@@ -122,16 +122,21 @@ class Accel:
         buf = signal.buf
         mul = self._mul
         shr = self._shr
+        offset = self._offset
+        x = ((buf[i] * mul) >> shr) + offset[0]
+        y = ((buf[i + 1] * mul) >> shr) + offset[1]
+        z = ((buf[i + 2] * mul) >> shr) + offset[2]
+        if 0 <= self._st_from <= k:
+            st = self._st
+            x += st[0]
+            y += st[1]
+            z += st[2]
         lo = self._lo
         hi = self._hi
-        offset = self._offset
-        frame = self.frame
-        st = self._st if 0 <= self._st_from <= k else None
-        for axis in range(3):
-            raw = ((buf[i + axis] * mul) >> shr) + offset[axis]
-            if st is not None:
-                raw += st[axis]
-            frame[axis] = lo if raw < lo else hi if raw > hi else raw
+        frame = self.frame  # unrolled: this runs for every sample the firmware reads
+        frame[0] = lo if x < lo else hi if x > hi else x
+        frame[1] = lo if y < lo else hi if y > hi else y
+        frame[2] = lo if z < lo else hi if z > hi else z
         return frame
 
     def _scale(self, mul, shr, bits, self_test=(0, 0, 0)):

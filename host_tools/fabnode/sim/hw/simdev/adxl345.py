@@ -143,12 +143,17 @@ class ADXL345(Accel):
             watermark = self.count >= samples
         return (DATA_READY if ready else 0) | (WATERMARK if watermark else 0) | (OVERRUN if self._overrun else 0)
 
-    def _int_active(self):
+    def _update_int(self):
+        # the base class's version, folded into one call: it runs after every FIFO read
         regs = self.regs
-        return bool(self._int_source() & regs[INT_ENABLE] & ~regs[INT_MAP])
-
-    def _int_inverted(self):
-        return bool(self.regs[DATA_FORMAT] & INT_INVERT)
+        enabled = regs[INT_ENABLE] & ~regs[INT_MAP]
+        level = bool(enabled and self._int_source() & enabled) != bool(regs[DATA_FORMAT] & INT_INVERT)
+        if level != self.int_high:
+            self.int_high = level
+            if level:
+                self.rises += 1
+            else:
+                self.falls += 1
 
     def _load_output(self):
         """Latch the data registers for this transaction: the oldest entry, or the newest sample."""
