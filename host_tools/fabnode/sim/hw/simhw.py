@@ -37,7 +37,6 @@ ESP32_SPI_PINS = {1: (14, 13, 12), 2: (18, 23, 19)}  # (sck, mosi, miso)
 _manual_us = 0
 _skew_us = 0  # the "overrun" fault: the sensors run ahead of the stalled firmware
 _world = None
-_reset_hook = None  # CPython tests: called instead of vnode.hard_reset
 
 
 class NodeReset(BaseException):
@@ -199,8 +198,6 @@ def service():
 
 def reset(cause):
     """Reset the node (``machine.reset()``, the watchdog, deep sleep); does not return."""
-    if _reset_hook is not None:
-        _reset_hook(cause)
     try:
         from vnode import hard_reset
     except ImportError:
