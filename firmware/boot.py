@@ -3,8 +3,8 @@
 import time
 
 try:
-    from monitor import bootguard
+    from monitor import bootguard, hal
 
-    bootguard.on_boot(time.ticks_diff(time.ticks_ms(), 0))  # ms since the chip started
+    bootguard.on_boot(time.ticks_diff(time.ticks_ms(), 0), hal.reset_cause())  # ms since the chip started
 except Exception as exc:  # a broken /lib must still leave the REPL to the host tools
     print("boot.py:", repr(exc))

@@ -204,6 +204,8 @@ class App:
             if self._on_stable is not None:
                 self._on_stable()
         if self.reboot_requested:
+            if self._on_stable is not None:  # a reset the host asked for is no crash
+                self._on_stable()
             hal.reset()
 
     def _window(self) -> None:

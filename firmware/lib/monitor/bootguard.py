@@ -1,14 +1,18 @@
 """Crash-boot counter behind safe mode: a node that keeps resetting stops starting its app.
 
-``boot.py`` calls ``on_boot()``: a boot soon after a hardware reset (not a soft reset by a host
-tool, which comes long after) adds one to ``/config/crash_boots``. The app calls ``clear()`` once it
-has run for ``STABLE_MS``. With ``SAFE_AFTER`` counted boots in a row, ``main.py`` stays in the REPL.
+``boot.py`` calls ``on_boot()``: a boot soon after a reset that a crash causes (watchdog, panic or
+software reset; not a soft reset by a host tool, which comes long after) adds one to
+``/config/crash_boots``. Power-on resets are not crashes: a person plugged the node in or the power
+came back (MicroPython reports a brown-out as a power-on too), and deep-sleep wake-ups are planned.
+The app calls ``clear()`` once it has run for ``STABLE_MS``, and before a reset it asked for itself.
+With ``SAFE_AFTER`` counted boots in a row, ``main.py`` stays in the REPL.
 """
 
 COUNTER_FILE = "/config/crash_boots"
 SAFE_AFTER = 3
 BOOT_WINDOW_MS = 10000  # a boot.py run this soon after reset follows a hardware reset
 STABLE_MS = 60000
+NOT_CRASHES = ("power_on", "deepsleep")  # reset causes as monitor.hal.reset_cause() names them
 
 
 def count(path: str = COUNTER_FILE) -> int:
@@ -29,10 +33,10 @@ def _write(path: str, value: int) -> bool:
     return True
 
 
-def on_boot(uptime_ms: int, path: str = COUNTER_FILE) -> int:
-    """Count this boot if it follows a hardware reset; return the consecutive count."""
+def on_boot(uptime_ms: int, reset_cause: str, path: str = COUNTER_FILE) -> int:
+    """Count this boot if a crash reset the chip just before; return the consecutive count."""
     boots = count(path)
-    if uptime_ms < BOOT_WINDOW_MS:
+    if uptime_ms < BOOT_WINDOW_MS and reset_cause not in NOT_CRASHES:
         boots += 1
         _write(path, boots)
     return boots
