@@ -333,7 +333,9 @@ def test_raw_i2c_transfers_spi_reads_timers_and_cpu_frequency(node: Node) -> Non
     assert node.i2c.readfrom(ADDR, 1) == b"\xe5"
     assert node.i2c.writevto(ADDR, [bytes([BW_RATE]), b"\x0d"]) == 2
     assert node.reg(BW_RATE) == 0x0D
+    assert machine.SoftI2C(machine.Pin(22), machine.Pin(21)).scan() == [ADDR]
     assert machine.SPI(2, sck=machine.Pin(18)).read(2) == b"\x00\x00"  # nothing on this board's SPI pins
+    assert machine.SoftSPI(sck=machine.Pin(18)).read(1) == b"\x00"
     fired: list[int] = []
     timer = machine.Timer(1)
     timer.init(mode=machine.Timer.ONE_SHOT, period=5, callback=lambda t: fired.append(1))

@@ -184,7 +184,7 @@ class Pin:
 
 
 class I2C:
-    """Hardware I2C controller; ``SoftI2C`` is the same on the virtual node."""
+    """Hardware I2C controller."""
 
     def __init__(self, id=0, *, scl=None, sda=None, freq=400000, timeout=50000):
         self.init(id, scl=scl, sda=sda, freq=freq, timeout=timeout)
@@ -254,7 +254,11 @@ class I2C:
         return bytes(buf)
 
 
-SoftI2C = I2C
+class SoftI2C(I2C):
+    """Bit-banged I2C: the same bus on the virtual node, constructed without an id."""
+
+    def __init__(self, scl, sda, *, freq=400000, timeout=50000):
+        super().__init__(-1, scl=scl, sda=sda, freq=freq, timeout=timeout)
 
 
 class SPI:
@@ -293,32 +297,39 @@ class SPI:
                 return device
         return None
 
-    def _transfer(self, tx, rx, idle):
+    def _transfer(self, tx, rx):
         device = self._selected()
         if device is not None and device.present and device.spi_mode == self._mode \
                 and self.baudrate <= device.spi_max_hz:
             device.spi_transfer(tx, rx)
         elif rx is not None:
-            fill = 0xFF if device is not None and not device.present else idle
+            fill = 0xFF if device is not None and not device.present else 0x00
             for i in range(len(rx)):
                 rx[i] = fill
 
     def write(self, buf):
-        self._transfer(buf, None, 0)
+        self._transfer(buf, None)
 
     def readinto(self, buf, write=0x00):
-        self._transfer(None, buf, 0)
+        """Read into ``buf`` (the simulated devices ignore what MOSI carries meanwhile)."""
+        self._transfer(None, buf)
 
     def read(self, nbytes, write=0x00):
         buf = bytearray(nbytes)
-        self._transfer(None, buf, 0)
+        self._transfer(None, buf)
         return bytes(buf)
 
     def write_readinto(self, write_buf, read_buf):
-        self._transfer(write_buf, read_buf, 0)
+        self._transfer(write_buf, read_buf)
 
 
-SoftSPI = SPI
+class SoftSPI(SPI):
+    """Bit-banged SPI: the same bus on the virtual node, constructed without an id."""
+
+    def __init__(self, baudrate=500000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
+                 miso=None):
+        super().__init__(-1, baudrate, polarity=polarity, phase=phase, bits=bits, firstbit=firstbit, sck=sck,
+                         mosi=mosi, miso=miso)
 
 
 class Timer:
