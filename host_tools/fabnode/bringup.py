@@ -1,0 +1,124 @@
+"""From a bare board to a verified, running node: flash, deploy, model, and proof by hello.
+
+``fabnode flash`` runs these steps (issue 5's steps 1-6) through the library functions of each
+concern; this module only chains them, times each phase, and checks the end state the node
+reports about itself.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any
+
+from fabnode import flashing
+from fabnode.boards import Board, get_board
+from fabnode.deploy import DeployResult, app_version, deploy
+from fabnode.errors import FabnodeError
+from fabnode.models.package import ModelPackage, load_package
+from fabnode.models.push import PushResult, push_one
+from fabnode.repl import NodeRepl
+from fabnode.resources import models_dir
+
+
+@dataclass
+class BringUpResult:
+    flash: flashing.FlashResult
+    deploy: DeployResult
+    model: PushResult | None
+    hello: dict[str, Any]
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"flash": self.flash.to_json(), "deploy": self.deploy.to_json(),
+                "model": self.model.to_json() if self.model else None, "hello": self.hello, "phases": self.phases}
+
+    def summary(self) -> dict[str, Any]:
+        """What a technician checks: chip, MAC, versions, model, time per phase."""
+        return {"port": self.flash.port, "node": self.hello.get("node"), "chip": self.flash.chip,
+                "mac": self.flash.mac, "flash_size": self.flash.flash_size,
+                "micropython": self.hello.get("micropython"), "app": self.hello.get("fw"),
+                "model": self.hello.get("model") or "none", "phases": self.phases}
+
+
+@dataclass(frozen=True)
+class PortOutcome:
+    port: str
+    result: BringUpResult | None = None
+    error: str | None = None
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"port": self.port, "ok": self.ok, "result": self.result.to_json() if self.result else None,
+                "error": self.error, "hint": self.hint}
+
+
+def default_package(board: Board) -> ModelPackage | None:
+    """The board's default model (``default_model`` in its board file), if it names one."""
+    model_id = board.raw.get("default_model")
+    return load_package(models_dir() / model_id) if model_id else None
+
+
+def bring_up(board: Board, firmware: flashing.Firmware, port: str, *, node_id: str | None = None,
+             package: ModelPackage | None = None, erase: bool = False, baud: int | None = None,
+             before: str = "default-reset", repl_baud: int = 115200,
+             on_progress: flashing.ProgressCallback | None = None) -> BringUpResult:
+    """Flash MicroPython, deploy the app, install ``package`` and check the node's hello says so."""
+    phases: dict[str, float] = {}
+    started = time.monotonic()
+    flashed = flashing.flash_firmware(board, firmware, port, erase=erase, baud=baud, before=before,
+                                      wait_repl=True, on_progress=on_progress)
+    port = flashed.port  # a native-USB board may come back under another name
+    phases["flash"] = _lap(started)
+    with NodeRepl(port, repl_baud) as repl:
+        deployed = deploy(repl, board, node_id)
+    phases["deploy"] = _lap(started, phases)
+    pushed = push_one(package, port, repl_baud) if package else None
+    phases["model"] = _lap(started, phases)
+    with NodeRepl(port, repl_baud) as repl:
+        hello = repl.restart_app().payload
+    phases["hello"] = _lap(started, phases)
+    _check_hello(hello, board, node_id, package, port)
+    return BringUpResult(flashed, deployed, pushed, hello, phases)
+
+
+def _lap(started: float, phases: dict[str, float] | None = None) -> float:
+    return round(time.monotonic() - started - sum((phases or {}).values()), 2)
+
+
+def _check_hello(hello: dict[str, Any], board: Board, node_id: str | None, package: ModelPackage | None,
+                 port: str) -> None:
+    expected = {"fw": app_version(), "board": board.id, "safe_mode": False}
+    if node_id:
+        expected["node"] = node_id
+    if package:
+        expected["model_sha256"] = package.sha256
+    wrong = [f"{key} is {hello.get(key)!r}, expected {value!r}" for key, value in expected.items()
+             if hello.get(key) != value]
+    if wrong:
+        raise FabnodeError(f"{port}: the node's hello does not match what was installed: {'; '.join(wrong)}",
+                           hint="see what the node prints with `fabnode monitor`")
+
+
+def _bring_up_in_child(board_id: str, firmware: flashing.Firmware, port: str, options: dict[str, Any]) -> PortOutcome:
+    try:
+        board = get_board(board_id)
+        package = load_package(options.pop("package")) if options.get("package") else None
+        return PortOutcome(port, bring_up(board, firmware, port, package=package, **options))
+    except FabnodeError as exc:
+        return PortOutcome(port, error=str(exc), hint=exc.hint)
+
+
+def bring_up_all(board: Board, firmware: flashing.Firmware, ports: list[str], package: ModelPackage | None,
+                 **options: Any) -> list[PortOutcome]:
+    """``bring_up`` on every port in parallel, one process each (esptool's logger is per process)."""
+    options["package"] = str(package.source) if package else None
+    with ProcessPoolExecutor(max_workers=len(ports), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_bring_up_in_child, board.id, firmware, port, dict(options)) for port in ports]
+        return [future.result() for future in futures]
