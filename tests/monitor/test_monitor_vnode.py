@@ -4,7 +4,6 @@ reached as ``sim://NAME`` through pyserial, exactly as `fabnode monitor` / `coll
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 from fabnode.cli import cli
 from fabnode.collect import collect
 from fabnode.monitor import Disconnected, Monitor, PortEvent, Reconnected
+from fabnode.mpwasm import tree_files
 from fabnode.report import report
 from fabnode.resources import boards_dir, firmware_dir, models_dir
 from fabnode.telemetry import Corrupt, Reboot, Record
@@ -34,19 +34,14 @@ def vnode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from fabnode.sim import hardware, node
 
     name = "mon"
-    node.create_node(name, BOARD)
-    first_boot = node.open_node(name)  # formats the filesystem, as on a fresh board
-    try:
-        first_boot.set_signal(hardware.SignalSource(fault=None, duration_s=2.0))
-        fs = first_boot.state.fs_dir
-    finally:
-        first_boot.close()
-    shutil.copytree(firmware_dir(), fs, dirs_exist_ok=True)
-    (fs / "config").mkdir(exist_ok=True)
-    shutil.copy(boards_dir() / f"{BOARD}.json", fs / "config" / "board.json")
+    node_state = node.create_node(name, BOARD)
+    files = tree_files(firmware_dir(), "/")
+    files.update(tree_files(models_dir() / "bearing-hit-mfs-v1", "/models/active"))
+    files["/config/board.json"] = (boards_dir() / f"{BOARD}.json").read_bytes()
     # 20 °C limit below the simulated 24 °C ambient: a temperature alarm starts right away.
-    (fs / "config" / "node.json").write_text(json.dumps({"node_id": NODE_ID, "telemetry_s": 1, "temp_max_c": 20}))
-    shutil.copytree(models_dir() / "bearing-hit-mfs-v1", fs / "models" / "active")
+    files["/config/node.json"] = json.dumps({"node_id": NODE_ID, "telemetry_s": 1, "temp_max_c": 20}).encode()
+    node.write_files(node_state, files)
+    node.VirtualNode(node_state).set_signal(hardware.SignalSource(fault=None, duration_s=2.0))
     yield name
 
 
