@@ -174,6 +174,7 @@ def parse_board(path: Path, data: Any) -> Board:
         baud.fail("default", f"({default_baud}) is above max ({max_baud})")
 
     mpy_arch = top.choice("mpy_arch", arches)
+    top.get("default_model", str, required=False)
 
     usb_ids = []
     for index, entry in enumerate(top.get("usb", list)):
