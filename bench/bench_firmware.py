@@ -2,8 +2,8 @@
 
     python bench/bench_firmware.py [--windows N]
 
-Runs the app (monitor.app.App) on an allocation-free stand-in sensor with the model of
-tests/data/firmware/synthetic-v1 (1024-sample windows, 3 axes, 3200 Hz) and prints a
+Runs the app (monitor.app.App) on an allocation-free stand-in sensor with the test model
+``synthetic-v1`` (tests/firmware/make_test_model.py; 1024-sample windows, 3 axes, 3200 Hz) and prints a
 Markdown table for docs/firmware.md. The buffer sizes are counted under CPython from the same
 objects (array and bytearray sizes are the same on the node).
 """
@@ -29,13 +29,12 @@ from fabnode.resources import firmware_dir, firmware_lib_dir, use_firmware_lib  
 
 use_firmware_lib()
 
-MODEL = ROOT / "tests" / "data" / "firmware" / "synthetic-v1"
 
 
-def micropython_figures(windows: int) -> dict[str, Any]:
+def micropython_figures(windows: int, model: Path) -> dict[str, Any]:
     files = {**tree_files(firmware_lib_dir(), "/lib"), **check_files()}
     for name in ("model.tflite", "manifest.json"):
-        files[f"/models/active/{name}"] = (MODEL / name).read_bytes()
+        files[f"/models/active/{name}"] = (model / name).read_bytes()
     code = f"import sys\nsys.path.append('/fwchecks')\nimport budget\nprint(budget.measure('/models', {windows}))\n"
     return dict(ast.literal_eval(run_micropython(code, files).stdout.strip()))
 
@@ -59,14 +58,14 @@ def _buffer_bytes(obj: object, seen: set[int]) -> int:
     return 0
 
 
-def buffer_figures() -> dict[str, int]:
+def buffer_figures(model: Path) -> dict[str, int]:
     import shutil
 
     import budget
     import pipeline
 
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copytree(MODEL, Path(tmp) / "active")
+        shutil.copytree(model, Path(tmp) / "active")
         app, _ = pipeline.make_app(tmp, sensor=budget.ConstSensor())
     seen: set[int] = set()
     parts = {
@@ -90,7 +89,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=30)
     args = parser.parse_args()
-    mp = micropython_figures(args.windows)
+    from make_test_model import build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build("synthetic-v1", Path(tmp))
+        mp = micropython_figures(args.windows, model)
+        buffers = buffer_figures(model)
     print("| stage, per window | µs | bytes allocated |")
     print("| --- | ---: | ---: |")
     for key, label in (("loop", "whole loop (drain, take, features, score, alarms)"), ("take", "samples to g"),
@@ -99,7 +103,6 @@ def main() -> None:
         allocated, us = mp[key]
         print(f"| {label} | {us} | {allocated} |")
     print()
-    buffers = buffer_figures()
     print("| pipeline buffers | bytes |")
     print("| --- | ---: |")
     for name, size in buffers.items():

@@ -1,4 +1,4 @@
-"""Make the small model packages the firmware tests use, under tests/data/firmware/.
+"""Make the small model packages the firmware tests use (tests/firmware/conftest.py builds them).
 
 Autoencoders trained (numpy, the features engineer's training code) on the virtual node's
 synthetic healthy machine, so synthetic bearing faults score far above their thresholds:
@@ -7,13 +7,13 @@ synthetic healthy machine, so synthetic bearing faults score far above their thr
 - ``synthetic-1k-v1``: 1000 Hz (the MPU6050 board), the default spec moved to that rate as the
   node does without a model (``monitor.app.model_free_spec``).
 
-Re-run after a change to the feature spec or the package format:
-
-    python tests/firmware/make_test_model.py
+They are made when the tests run, so they always match the current feature code. To look at
+one: ``python tests/firmware/make_test_model.py OUT_DIR``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from fabnode.boards import get_board
@@ -22,25 +22,24 @@ from fabnode.recordings import Recording
 from fabnode.resources import use_firmware_lib
 from fabnode.sim import signals
 
-OUT = Path(__file__).resolve().parents[1] / "data" / "firmware"
-# model id, board, sensor rate (Hz), seconds of healthy signal
-MODELS = (("synthetic-v1", "esp32-devkitc", 3200, 20.0), ("synthetic-1k-v1", "esp32c3-xiao", 1000, 60.0))
+# model id -> board, sensor rate (Hz), seconds of healthy signal
+MODELS = {"synthetic-v1": ("esp32-devkitc", 3200, 20.0), "synthetic-1k-v1": ("esp32c3-xiao", 1000, 60.0)}
 
 
-def main() -> None:
+def build(model_id: str, out_dir: Path) -> Path:
+    """Train and package ``model_id`` (a key of MODELS) into ``out_dir / model_id``."""
     use_firmware_lib()
     from monitor import features
     from monitor.app import model_free_spec
 
-    for model_id, board, rate, seconds in MODELS:
-        healthy = signals.synthetic(signals.Machine(), rate, seconds, None, seed=3)
-        trained = training.train([Recording(healthy, float(rate), "synthetic-healthy")],
-                                 model_free_spec(features.DEFAULT_SPEC, rate), epochs=300)
-        manifest, model = training.build_package(trained, get_board(board), model_id,
-                                                 created="2026-11-29T00:00:00Z")
-        package.write_package(OUT / model_id, manifest, model)
-        print(f"wrote {OUT / model_id} (threshold {manifest['threshold']:.4f})")
+    board, rate, seconds = MODELS[model_id]
+    healthy = signals.synthetic(signals.Machine(), rate, seconds, None, seed=3)
+    trained = training.train([Recording(healthy, float(rate), "synthetic-healthy")],
+                             model_free_spec(features.DEFAULT_SPEC, rate), epochs=300)
+    manifest, model = training.build_package(trained, get_board(board), model_id, created="2026-11-29T00:00:00Z")
+    return package.write_package(out_dir / model_id, manifest, model)
 
 
 if __name__ == "__main__":
-    main()
+    for name in MODELS:
+        print(build(name, Path(sys.argv[1])))

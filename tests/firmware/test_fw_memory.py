@@ -9,19 +9,16 @@ which a port that boxes floats (the ESP32's) cannot avoid. bench/bench_firmware.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 from fwrun import check_files
 
-MODEL = Path(__file__).resolve().parents[1] / "data" / "firmware" / "synthetic-v1"
-
 
 @pytest.mark.micropython
-def test_the_loop_allocates_nothing_beyond_the_float_maths(micropython):
+def test_the_loop_allocates_nothing_beyond_the_float_maths(micropython, synthetic_model):
     files = dict(check_files())
     for name in ("model.tflite", "manifest.json"):
-        files[f"/models/active/{name}"] = (MODEL / name).read_bytes()
+        files[f"/models/active/{name}"] = (synthetic_model("synthetic-v1") / name).read_bytes()
     code = "import sys\nsys.path.append('/fwchecks')\nimport budget\nprint(budget.measure('/models', 10))\n"
     figures = ast.literal_eval(micropython(code, files=files).stdout.strip())
     assert figures["records"] == 0 and figures["windows"] >= 20

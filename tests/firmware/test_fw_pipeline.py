@@ -1,8 +1,9 @@
 """The whole app on a synthetic machine: a bearing-fault impulse train raises an alarm, recovery clears it.
 
 The signal comes from the virtual node's signal generator (fabnode.sim.signals), the model is
-tests/data/firmware/synthetic-v1 (make_test_model.py); the app runs with a fake sensor and clock
-(fwchecks/pipeline.py) under CPython and under MicroPython, and the host decoder reads its output.
+trained on its healthy machine (make_test_model.py, the ``synthetic_model`` fixture); the app
+runs with a fake sensor and clock (fwchecks/pipeline.py) under CPython and under MicroPython,
+and the host decoder reads its output.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from fwrun import CHECKS, check_files
 from fabnode.sim import signals
 from fabnode.telemetry import Decoder, Record
 
-MODEL = Path(__file__).resolve().parents[1] / "data" / "firmware" / "synthetic-v1"
 RATE = 3200
 WINDOW, HOP = 1024, 512
 SCALE_G = 0.0039
@@ -62,20 +62,20 @@ def _check_alarm_story(records: list[Record]) -> None:
     assert {r.type for r in records} >= {"hello", "status", "features", "score", "alarm"}
 
 
-def test_fault_raises_and_recovery_clears_the_alarm_under_cpython(tmp_path):
+def test_fault_raises_and_recovery_clears_the_alarm_under_cpython(tmp_path, synthetic_model):
     sys.path.insert(0, str(CHECKS))
     import pipeline
 
-    shutil.copytree(MODEL, tmp_path / "models" / "active")
+    shutil.copytree(synthetic_model("synthetic-v1"), tmp_path / "models" / "active")
     output = pipeline.scenario(str(_signal_file(tmp_path / "signal.bin")), str(tmp_path / "models"), SEGMENTS)
     _check_alarm_story(_records(output))
 
 
 @pytest.mark.micropython
-def test_fault_raises_and_recovery_clears_the_alarm_under_micropython(tmp_path, micropython):
+def test_fault_raises_and_recovery_clears_the_alarm_under_micropython(tmp_path, micropython, synthetic_model):
     files = {**check_files(), "/fwdata/signal.bin": _signal_file(tmp_path / "signal.bin").read_bytes()}
     for name in ("model.tflite", "manifest.json"):
-        files[f"/models/active/{name}"] = (MODEL / name).read_bytes()
+        files[f"/models/active/{name}"] = (synthetic_model("synthetic-v1") / name).read_bytes()
     code = ("import sys\nsys.path.append('/fwchecks')\nimport pipeline\n"
             f"sys.stdout.write(pipeline.scenario('/fwdata/signal.bin', '/models', {SEGMENTS}).decode())\n")
     _check_alarm_story(_records(micropython(code, files=files).stdout.encode()))

@@ -14,7 +14,6 @@ from fabnode.resources import boards_dir, firmware_dir
 from fabnode.telemetry import Decoder, Record
 
 REFERENCE_MODEL = Path(__file__).resolve().parents[2] / "models" / "bearing-hit-mfs-v1"
-SYNTHETIC_1K_MODEL = Path(__file__).resolve().parents[1] / "data" / "firmware" / "synthetic-1k-v1"
 
 
 def _install(fs: Path, board: str = "esp32-devkitc", model: bool = True) -> None:
@@ -124,7 +123,7 @@ def test_firmware_reads_each_boards_sensors_on_the_virtual_node(tmp_path, monkey
 
 @pytest.mark.micropython
 @pytest.mark.slow
-def test_bearing_fault_onset_raises_the_anomaly_alarm_on_the_virtual_node(tmp_path, monkeypatch):
+def test_bearing_fault_onset_raises_the_anomaly_alarm_on_the_virtual_node(tmp_path, monkeypatch, synthetic_model):
     # The MPU6050 board: its 170-frame FIFO outlasts a window's computation, so no sample is lost
     # in the virtual node (see docs/firmware.md) and healthy windows stay healthy.
     monkeypatch.setenv("FABNODE_HOME", str(tmp_path / "home"))
@@ -137,7 +136,7 @@ def test_bearing_fault_onset_raises_the_anomaly_alarm_on_the_virtual_node(tmp_pa
         node.wait_ready(60)
         fs = node.state.fs_dir
         _install(fs, "esp32c3-xiao", model=False)
-        shutil.copytree(SYNTHETIC_1K_MODEL, fs / "models" / "active")
+        shutil.copytree(synthetic_model("synthetic-1k-v1"), fs / "models" / "active")
         (fs / "config" / "node.json").write_text(json.dumps({"node_id": "fw-fault", "telemetry_s": 1,
                                                             "machine_class": "III"}))
         node.set_signal(hardware.SignalSource(fault=signals.BearingFault("bpfo", 0.5), duration_s=12.0,

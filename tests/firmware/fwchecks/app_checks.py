@@ -96,7 +96,8 @@ def check_stream_features_sends_each_vector():
     pipeline.feed(app, hal, counts, 0, len(counts) // 3, [(0, b"!stream features\n")])
     blocks = _records(hal, "raw")
     assert [b["window"] for b in blocks] == [1, 2, 3]
-    assert blocks[0]["kind"] == "features" and blocks[0]["shape"] == [11] and blocks[0]["dtype"] == "<f4"
+    assert blocks[0]["kind"] == "features" and blocks[0]["shape"] == [app.extractor.size]
+    assert blocks[0]["dtype"] == "<f4"
     pipeline.feed(app, hal, counts, 0, 512, [(0, b"!stream off\n")])
     assert len(_records(hal, "raw")) == 3
 
