@@ -66,10 +66,11 @@ def default_package(board: Board) -> ModelPackage | None:
 
 
 def bring_up(board: Board, firmware: flashing.Firmware, port: str, *, node_id: str | None = None,
-             package: ModelPackage | None = None, erase: bool = False, baud: int | None = None,
+             settings: dict[str, Any] | None = None, package: ModelPackage | None = None, erase: bool = False,
+             baud: int | None = None,
              before: str = "default-reset", repl_baud: int = 115200,
              on_progress: flashing.ProgressCallback | None = None) -> BringUpResult:
-    """Flash MicroPython, deploy the app, install ``package`` and check the node's hello says so."""
+    """Flash MicroPython, deploy the app (``settings``: node.json keys), install ``package``, check the hello."""
     phases: dict[str, float] = {}
     started = time.monotonic()
     flashed = flashing.flash_firmware(board, firmware, port, erase=erase, baud=baud, before=before,
@@ -77,7 +78,7 @@ def bring_up(board: Board, firmware: flashing.Firmware, port: str, *, node_id: s
     port = flashed.port  # a native-USB board may come back under another name
     phases["flash"] = _lap(started)
     with NodeRepl(port, repl_baud) as repl:
-        deployed = deploy(repl, board, node_id)
+        deployed = deploy(repl, board, node_id, settings)
     phases["deploy"] = _lap(started, phases)
     pushed = push_one(package, port, repl_baud) if package else None
     phases["model"] = _lap(started, phases)

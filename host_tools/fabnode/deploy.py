@@ -103,17 +103,21 @@ def app_files(arch: str | None) -> dict[str, bytes]:
     return files
 
 
-def node_config(board: Board, node_id: str | None, current: dict[str, Any] | None) -> dict[str, Any]:
-    """``/config/node.json``: the current one kept, with ``node_id`` set when given."""
-    config = dict(current or {})
+def node_config(current: dict[str, Any] | None, node_id: str | None,
+                settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``/config/node.json``: the current one kept, with ``node_id`` and ``settings`` applied."""
+    config = {**(current or {}), **(settings or {})}
     if node_id:
         config["node_id"] = node_id
     return config
 
 
-def deploy(repl: NodeRepl, board: Board, node_id: str | None = None,
+def deploy(repl: NodeRepl, board: Board, node_id: str | None = None, settings: dict[str, Any] | None = None,
            progress: ProgressCallback | None = None) -> DeployResult:
-    """Make the node's app exactly this fabnode's firmware; return what was done."""
+    """Make the node's app exactly this fabnode's firmware; return what was done.
+
+    ``settings`` are node.json keys (docs/firmware.md: alarm limits, telemetry period ...).
+    """
     started = time.monotonic()
     info = repl.info()
     arch = node_arch(info, board)
@@ -122,7 +126,7 @@ def deploy(repl: NodeRepl, board: Board, node_id: str | None = None,
     on_node = repl.file_hashes("/")
 
     current_config = _read_json(repl, NODE_CONFIG) if NODE_CONFIG in on_node else None
-    wanted[NODE_CONFIG] = _json_bytes(node_config(board, node_id, current_config))
+    wanted[NODE_CONFIG] = _json_bytes(node_config(current_config, node_id, settings))
     wanted[BOARD_CONFIG] = _json_bytes(board.to_json())
     previous = _read_json(repl, APP_MANIFEST) if APP_MANIFEST in on_node else {}
     wanted[APP_MANIFEST] = _json_bytes({"fw": result.app_version, "files": sorted(wanted)})

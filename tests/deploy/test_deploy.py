@@ -124,7 +124,8 @@ def test_native_fast_paths_are_left_out_for_bytecode_nodes():
 
 
 def test_cli_json(node):
-    command = ["deploy", "--board", BOARD.id, "-p", node, "-b", str(FAST_BAUD), "--json"]
+    command = ["deploy", "--board", BOARD.id, "-p", node, "-b", str(FAST_BAUD), "--set", "telemetry_s=2",
+               "--set", "machine_class=III", "--json"]
     result = subprocess.run([sys.executable, "-m", "fabnode", *command],
                             capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -132,3 +133,5 @@ def test_cli_json(node):
     assert report["ok"] is True and report["app_version"] == app_version()
     assert report["hello"]["board"] == BOARD.id
     assert {"written", "unchanged", "deleted", "payload_bytes", "wire_bytes", "seconds"} <= set(report)
+    with NodeRepl(node, FAST_BAUD) as repl:
+        assert json.loads(repl.eval("open('/config/node.json').read()")) == {"telemetry_s": 2, "machine_class": "III"}

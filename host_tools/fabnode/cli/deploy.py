@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 
 from fabnode.boards import get_board
@@ -17,10 +20,12 @@ from fabnode.repl import NodeRepl
 @port_option
 @baud_option
 @click.option("--node-id", metavar="ID", help="Name the node (kept from the node's config when not given).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="A node.json setting, e.g. telemetry_s=5 or machine_class=III (repeatable; docs/firmware.md).")
 @click.option("--no-start", is_flag=True, help="Leave the node in the REPL instead of starting the app.")
 @json_option
-def deploy(board_id: str, port: str | None, baud: int | None, node_id: str | None, no_start: bool,
-           as_json: bool) -> None:
+def deploy(board_id: str, port: str | None, baud: int | None, node_id: str | None, settings: tuple[str, ...],
+           no_start: bool, as_json: bool) -> None:
     """Install or update the app: compile, write only what changed (verified), start it, check its hello."""
     if not port:
         raise UsageError("no port given", hint="pass -p PORT (see `fabnode ports`) or set FABNODE_PORT")
@@ -32,7 +37,7 @@ def deploy(board_id: str, port: str | None, baud: int | None, node_id: str | Non
                 progress.total = total
                 progress.update(done)
 
-            result = deploy_app(repl, board, node_id, on_progress)
+            result = deploy_app(repl, board, node_id, _parse_settings(settings), progress=on_progress)
         hello = None if no_start else repl.restart_app()
     if as_json:
         emit_json({"event": "result", "ok": True, **result.to_json(),
@@ -44,3 +49,17 @@ def deploy(board_id: str, port: str | None, baud: int | None, node_id: str | Non
     if hello:
         click.echo(f"{port}: node {hello.node} says hello: firmware {hello.payload.get('fw')}, "
                    f"board {hello.payload.get('board')}, model {hello.payload.get('model') or 'none'}")
+
+
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a VALUE that reads as JSON (5, 2.5, true) is taken as such, else as text."""
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes KEY=VALUE, not {pair!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
