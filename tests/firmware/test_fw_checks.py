@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fwrun import check_files, check_functions, micropython_runner
 
-MODULES = ["alarm_checks", "app_checks", "bootguard_checks", "channel_checks", "driver_checks", "sampler_checks",
-           "store_checks"]
+MODULES = ["alarm_checks", "app_checks", "bootguard_checks", "channel_checks", "config_checks", "driver_checks",
+           "sampler_checks", "store_checks"]
 
 CPYTHON_CASES = [pytest.param(fn, id=f"{module}.{name}") for module in MODULES
                  for name, fn in check_functions(module)]

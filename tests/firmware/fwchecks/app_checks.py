@@ -221,3 +221,17 @@ def check_a_sensor_found_late_is_self_tested_and_gets_its_interrupt():
     hal.now += 6000
     app.tick()
     assert tests == [1] and app.sensor_selftest == "pass" and hal.irq is not None
+
+
+def check_model_reload_picks_up_a_replaced_active_model():
+    root = scratch.folder("models")
+    app, hal = pipeline.make_app(root)
+    hal.input = b"!model reload\n"
+    app.tick()
+    reply = _records(hal, "reply")[-1]
+    assert not reply["ok"] and "no active model" in reply["error"], reply
+    scratch.put_package(root + "/active")
+    hal.input = b"!model reload\n"
+    app.tick()
+    reply = _records(hal, "reply")[-1]
+    assert reply["ok"] and reply["data"] == {"model": "bearing-hit-mfs-v1"} and app.loaded is not None
