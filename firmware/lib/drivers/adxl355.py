@@ -33,6 +33,7 @@ _RESET_CODE = const(0x52)
 _STANDBY = const(0x01)
 _FIFO_OVR = const(0x04)
 _FULL_EN1 = const(0x02)  # INT1 on FIFO_FULL: entries >= FIFO_SAMPLES
+_INT_ACTIVE_HIGH = const(0x40)  # RANGE.INT_POL: the app's handler waits for a rising edge
 _X_MARKER = const(0x01)
 _EMPTY = const(0x02)
 _ENTRY = const(3)
@@ -110,7 +111,7 @@ class ADXL355:
             raise ValueError("ADXL355 watermark must be 1..32 frames")
         self._write(_RESET, _RESET_CODE)
         self._write(_POWER_CTL, _STANDBY)
-        self._write(_RANGE, RANGES[self.range_g])
+        self._write(_RANGE, _INT_ACTIVE_HIGH | RANGES[self.range_g])
         self._write(_FILTER, RATES[self.odr_hz])
         self._write(_FIFO_SAMPLES, watermark * 3)
         self._write(_INT_MAP, _FULL_EN1)
