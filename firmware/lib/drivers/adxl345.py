@@ -65,7 +65,7 @@ class ADXL345:
         self._cs = cs
         self.odr_hz = odr_hz
         self.range_g = range_g
-        self.scale_g = 0.0039  # g per count, full resolution
+        self.scale_g = 1 / 256  # g per count at full resolution (256 LSB/g, "3.9 mg/LSB")
         self._byte = bytearray(1)
         self._cmd = bytearray(1)
         self._frame = bytearray(6)

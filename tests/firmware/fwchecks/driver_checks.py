@@ -173,3 +173,9 @@ def check_adxl355_wrong_ids_are_enodev():
     model = ADXL355Model(ids=b"\xad\x1d\xee")
     cs = FakePin()
     _raises_errno(lambda: ADXL355(FakeSPI(model, cs, "adxl355"), cs), errno.ENODEV)
+
+
+def check_adxl345_scale_is_full_resolution_at_every_range():
+    for range_g in (2, 4, 8, 16):
+        sensor = ADXL345(FakeI2C(ADXL345Model(), 0x53), 3200, range_g)
+        assert sensor.scale_g == 1 / 256
