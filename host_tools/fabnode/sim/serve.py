@@ -216,6 +216,10 @@ class NodeServer:
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:
+            # shutdown, not just close: its reader thread sits in recv(), which would keep the
+            # connection open (and the client unaware) until it returns
+            with contextlib.suppress(OSError):
+                client.conn.shutdown(socket.SHUT_RDWR)
             client.conn.close()
 
     def _open_pty(self) -> str:
