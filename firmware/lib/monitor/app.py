@@ -139,6 +139,9 @@ class App:
         """Build the window pipeline for ``loaded`` (or the model-free default spec)."""
         from monitor import features
 
+        if self.anomaly is not None and self.anomaly.active:
+            # The old model's alarm ends with it: say so, so alarm periods on the host close.
+            self._alarm("anomaly", alarms.CLEAR, self.score or 0.0, self.loaded.detector.threshold)
         self.loaded = loaded
         if loaded is not None:
             spec = loaded.manifest["features"]

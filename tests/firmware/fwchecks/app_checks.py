@@ -190,6 +190,13 @@ def check_model_activate_swaps_and_keeps_sampling():
     pipeline.feed(app, hal, counts, 0, 16, [(0, b"!model activate\n")])
     reply = _records(hal, "reply")[-1]
     assert not reply["ok"] and "nothing staged" in reply["error"]
+    for _ in range(5):
+        app.anomaly.update(True)  # an anomaly alarm is on when the model is replaced
+    scratch.put_package(root + "/staging")
+    hal.input = b"!model activate\n"
+    app.tick()
+    alarm = _records(hal, "alarm")[-1]
+    assert (alarm["kind"], alarm["event"]) == ("anomaly", "clear") and not app.anomaly.active
 
 
 def check_reboot_command_replies_then_resets():
