@@ -47,27 +47,6 @@ for name, invokes in {plan!r}:
         elapsed = time.ticks_diff(time.ticks_us(), start) / invokes
         best = elapsed if best is None or elapsed < best else best
     print(name, best, heap, m.arena_bytes)
-
-# Load-independent yardstick: a straightforward indexed dense layer (what a first pure-Python
-# interpreter does) timed in the same process, in ns per MAC.
-from array import array
-from tfl.common import multiply_by_quantized_multiplier
-x = memoryview(array("b", [(i * 7) % 256 - 128 for i in range(64)]))
-w = memoryview(array("b", [(i * 13) % 256 - 128 for i in range(64 * 32)]))
-def straightforward(x, w, n, depth):
-    for c in range(depth):
-        acc = 0
-        for i in range(n):
-            acc += (x[i] + 3) * w[c * n + i]
-        multiply_by_quantized_multiplier(acc, 1234567890, -8)
-best = None
-for _ in range({repeat}):
-    start = time.ticks_us()
-    for _ in range(20):
-        straightforward(x, w, 64, 32)
-    elapsed = time.ticks_diff(time.ticks_us(), start) * 1000 / (20 * 64 * 32)
-    best = elapsed if best is None or elapsed < best else best
-print("straightforward", best)
 """
 
 
@@ -118,27 +97,23 @@ def main() -> None:
         files[f"/m/{name}.tflite"] = (MODELS / f"{name}.tflite").read_bytes()
     result = run_micropython(MICROPYTHON.format(plan=plan, repeat=args.repeat), files, timeout=600)
     rows = []
-    lines = result.stdout.splitlines()
-    straightforward_ns = float(lines.pop().split()[1])
-    for line in lines:
+    for line in result.stdout.splitlines():
         name, us, heap, arena = line.split()
         path = MODELS / f"{name}.tflite"
         reference = tflm_us(path, args.repeat, 2000)
         rows.append({"model": BENCHMARKS[name], "macs": macs(path), "tfl_us": float(us), "heap_bytes": int(heap),
                      "arena_bytes": int(arena), "model_bytes": path.stat().st_size, "tflm_us": reference,
-                     "ratio": float(us) / reference, "speedup_vs_straightforward":
-                     straightforward_ns / (1000 * float(us) / macs(path))})
+                     "ratio": float(us) / reference})
     if args.json:
-        print(json.dumps({"straightforward_ns_per_mac": straightforward_ns, "models": rows}, indent=2))
+        print(json.dumps(rows, indent=2))
         return
     print("| model | MACs | tfl µs/invoke (MicroPython WASM) | ns/MAC | model file bytes | arena bytes "
-          "| heap allocated by load (upper bound) | TFLM µs/invoke | tfl / TFLM | ns/MAC vs straightforward loop |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| heap allocated by load (upper bound) | TFLM µs/invoke | tfl / TFLM |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['model']} | {r['macs']} | {r['tfl_us']:.0f} | {1000 * r['tfl_us'] / r['macs']:.0f} "
               f"| {r['model_bytes']} | {r['arena_bytes']} | {r['heap_bytes']} | {r['tflm_us']:.1f} "
-              f"| {r['ratio']:.0f}x | {r['speedup_vs_straightforward']:.1f}x faster |")
-    print(f"\nstraightforward indexed dense loop, same process: {straightforward_ns:.0f} ns/MAC")
+              f"| {r['ratio']:.0f}x |")
 
 
 if __name__ == "__main__":

@@ -61,28 +61,43 @@ def dequantize(d: "Any") -> None:
 
 
 def conv(d: "Any") -> None:
-    """CONV_2D over the zero-point padded input: one dot product per output element."""
-    (copies, x, _weights, filter_runs, bias, (high, low, shifts), out, batches, batch_step, out_h, out_w, out_c, y_step,
-     x_step, runs, _run, out_offset, lo, hi) = d
+    """CONV_2D over the zero-point padded input: one dot product per output element.
+
+    Output channels are the outer loop, so a channel's filter views and requantization
+    parameters stay in locals across all positions.
+    """
+    (copies, x, _weights, filter_runs, bias, (high, low, shifts), out, batches, batch_step, out_h, out_w, out_c,
+     y_step, x_step, runs, _run, out_offset, lo, hi) = d
     for target, source in copies:
         target[:] = source
-    o = 0
     count = len(runs)
-    for b in range(batches):
-        for oy in range(out_h):
-            for ox in range(out_w):
-                corner = b * batch_step + oy * y_step + ox * x_step
-                for c in range(out_c):
-                    acc = bias[c]
-                    channel_runs = filter_runs[c]
-                    for r in range(count):
+    first_offset = runs[0]
+    for c in range(out_c):
+        channel_runs = filter_runs[c]
+        first_run = channel_runs[0]
+        channel_bias = bias[c]
+        multiplier_high = high[c]
+        multiplier_low = low[c]
+        shift = shifts[c]
+        o = c
+        for b in range(batches):
+            for oy in range(out_h):
+                row = b * batch_step + oy * y_step
+                for ox in range(out_w):
+                    corner = row + ox * x_step
+                    acc = channel_bias
+                    i = corner + first_offset
+                    for weight in first_run:
+                        acc += weight * x[i]
+                        i += 1
+                    for r in range(1, count):
                         i = corner + runs[r]
                         for weight in channel_runs[r]:
                             acc += weight * x[i]
                             i += 1
-                    acc = multiply_by_split_multiplier(acc, high[c], low[c], shifts[c]) + out_offset
+                    acc = multiply_by_split_multiplier(acc, multiplier_high, multiplier_low, shift) + out_offset
                     out[o] = lo if acc < lo else hi if acc > hi else acc
-                    o += 1
+                    o += out_c
 
 
 def depthwise_conv(d: "Any") -> None:
