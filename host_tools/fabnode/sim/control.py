@@ -9,6 +9,7 @@ back: ``{"ok": true, "value": ...}`` or ``{"ok": false, "error": "..."}``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -76,10 +77,11 @@ class ControlServer:
                     raise FabnodeError("bad control token")
                 operation = _operations(self.node)[request.pop("op")]
                 answer = {"ok": True, "value": operation(**request)}
-            except (FabnodeError, KeyError, TypeError, ValueError) as exc:
+            except Exception as exc:  # every failure goes back to the requester as its answer
                 answer = {"ok": False, "error": str(exc) or type(exc).__name__}
-            stream.write(json.dumps(answer).encode() + b"\n")
-            stream.flush()
+            with contextlib.suppress(OSError):  # the requester gave up waiting
+                stream.write(json.dumps(answer).encode() + b"\n")
+                stream.flush()
 
 
 def request(node_name: str, op: str, timeout: float = 60.0, **params: Any) -> Any:
