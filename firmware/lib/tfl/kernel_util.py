@@ -89,6 +89,13 @@ def split_multipliers(pairs: "list[tuple[int, int]]") -> "tuple[Any, Any, Any]":
             array("b", [s for _, s in pairs]))
 
 
+def index_array(indices: "list[int]") -> "Any":
+    """Element indices a kernel follows, two bytes each when they fit."""
+    from array import array
+
+    return array("H" if not indices or max(indices) < 0x10000 else "i", indices)
+
+
 def const_ints(g: "Graph", index: int) -> "list[int]":
     """Values of a constant int32 tensor."""
     t = g.tensors[index] if index >= 0 else None

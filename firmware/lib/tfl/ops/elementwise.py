@@ -8,7 +8,7 @@ from array import array
 
 from tfl import ModelError, loops
 from tfl.common import calculate_activation_range_quantized, multiply_by_quantized_multiplier
-from tfl.kernel_util import check, check_counts, op_name, option, requantization, scale, tensor
+from tfl.kernel_util import check, check_counts, index_array, op_name, option, requantization, scale, tensor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def _broadcast_index(op: "Operator", shape: "tuple[int, ...]", out_shape: "tuple
     index = [0]
     for axis in range(len(out_shape)):
         index = [i + k * strides[axis] for i in index for k in range(out_shape[axis])]
-    return array("i", index)
+    return index_array(index)
 
 
 def _prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any, Any, Tensor, Tensor, Tensor, int, int]":

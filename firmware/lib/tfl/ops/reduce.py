@@ -4,7 +4,17 @@ input and output quantization agree)."""
 from array import array
 
 from tfl import loops
-from tfl.kernel_util import check, check_counts, const_ints, option, requantization, same_quantization, scale, tensor
+from tfl.kernel_util import (
+    check,
+    check_counts,
+    const_ints,
+    index_array,
+    option,
+    requantization,
+    same_quantization,
+    scale,
+    tensor,
+)
 from tfl.schema import INT32
 
 TYPE_CHECKING = False
@@ -41,7 +51,7 @@ def prepare_mean(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     check(stride == output_t.size and len(kept) <= rank, op, "output size does not match the reduction")
     sums = array("i", bytes(4 * output_t.size))
     if same_quantization(input_t, output_t):
-        return loops.mean_same_scale, (g.storage[x], g.storage[y], array("i", index), sums, count)
+        return loops.mean_same_scale, (g.storage[x], g.storage[y], index_array(index), sums, count)
     # QuantizedMeanOrSum: input_scale / output_scale, divided by the count with the extra bits
     # a shift of floor(log2(count)) (at most 32) leaves room for.
     multiplier, shift = requantization(op, scale(input_t), scale(output_t))
@@ -51,5 +61,5 @@ def prepare_mean(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     bits = min(bits, 32, 31 + shift)
     multiplier = (multiplier << bits) // count
     shift -= bits
-    return loops.mean, (g.storage[x], g.storage[y], array("i", index), sums,
+    return loops.mean, (g.storage[x], g.storage[y], index_array(index), sums,
                         input_t.zero_point * count, multiplier >> 15, multiplier & 0x7FFF, shift, output_t.zero_point)

@@ -5,7 +5,7 @@ copying elements chosen at prepare time."""
 from array import array
 
 from tfl import loops
-from tfl.kernel_util import check, check_counts, const_ints, option, tensor
+from tfl.kernel_util import check, check_counts, const_ints, index_array, option, tensor
 from tfl.schema import INT8, INT32
 
 TYPE_CHECKING = False
@@ -71,4 +71,4 @@ def prepare_strided_slice(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
             stride *= d
         index = [i + k * stride for i in index for k in ranges[axis]]
     check(len(index) == output_t.size, op, f"the slice has {len(index)} elements, the output {output_t.size}")
-    return loops.gather, (g.storage[x], g.storage[y], array("i", index))
+    return loops.gather, (g.storage[x], g.storage[y], index_array(index))
