@@ -110,11 +110,11 @@ def test_adxl355_driver_streams_over_spi() -> None:
     sensor.start(watermark=16)
     interrupt = machine.Pin(9, machine.Pin.IN)
     simhw.advance_us(4000)
-    assert interrupt.value() == 0  # INT_POL reset value: active low, asserted
+    assert interrupt.value() == 1  # the driver sets INT_POL: active high, asserted
     out = array("i", bytes(4 * 3 * 32))
     assert sensor.read_fifo(out, 0, 32) == 16
     assert list(out[:3]) == [0, 0, 64000]
-    assert interrupt.value() == 1
+    assert interrupt.value() == 0
     simhw.fault("overrun", ms=30)
     frames = sensor.read_fifo(out, 0, 32)
     assert sensor.overruns == 1 and frames == 32
