@@ -24,7 +24,7 @@ from fabnode.models.package import PackageError, load_package
 from fabnode.models.scoring import score_files
 from fabnode.recordings import load_recording
 
-FEATURES = 11
+FEATURES = 10
 # TensorFlow and Keras warn about their own internals (numpy 2 copy semantics, quantizer statistics).
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
@@ -92,9 +92,9 @@ def test_operator_tfl_lacks_is_named(tf: Any, healthy_features: np.ndarray, sign
 
 
 def test_input_shape_must_match_the_feature_spec(tf: Any, signals: dict[str, Path], tmp_path: Path) -> None:
-    autoencoder(tf, None, hidden=(4,), inputs=10).save(tmp_path / "ten.keras")
-    with pytest.raises(ConversionError, match=r"input is \[1, 10\], the feature spec gives \[1, 11\]"):
-        convert_package(tmp_path / "ten.keras", [signals["train"]], "esp32-devkitc", tmp_path / "ten",
+    autoencoder(tf, None, hidden=(4,), inputs=FEATURES + 1).save(tmp_path / "wide.keras")
+    with pytest.raises(ConversionError, match=r"input is \[1, 11\], the feature spec gives \[1, 10\]"):
+        convert_package(tmp_path / "wide.keras", [signals["train"]], "esp32-devkitc", tmp_path / "wide",
                         rate=SIGNAL_RATE_HZ)
 
 

@@ -54,8 +54,9 @@ def numpy_features(x: np.ndarray, spec: dict = SPEC) -> np.ndarray:
     modulation = np.abs(np.fft.fft(envelope - envelope.mean()))
     lo, hi = (round(f * to_bin) for f in spec["modulation_hz"])
     envelope_peak = modulation[lo:hi].max() / modulation[lo:hi].mean()
-    return np.array([np.log10(rms + 1e-6), np.log10(np.mean(z**4)), np.log10(np.abs(z).max()),
-                     np.mean(z**3), *bands, np.log10(envelope_peak)])
+    level = [np.log10(rms + 1e-6)] if spec.get("level", True) else []
+    return np.array([*level, np.log10(np.mean(z**4)), np.log10(np.abs(z).max()), np.mean(z**3), *bands,
+                     np.log10(envelope_peak)])
 
 
 def test_fft_matches_numpy_both_ways():
@@ -134,8 +135,9 @@ def test_model_features_match_numpy(seed):
     t = np.arange(N) / RATE
     carrier = np.sin(2 * np.pi * 1100 * t) * (1 + np.sin(2 * np.pi * 37 * t))
     signal = (rng.normal(0, 0.01, N) + 0.05 * carrier * rng.uniform(0, 1)).astype(np.float32)
-    out, _ = compute(signal)
-    np.testing.assert_allclose(out, numpy_features(signal), atol=2e-4)
+    for spec in (SPEC, {**SPEC, "level": True}):
+        out, _ = compute(signal, spec)
+        np.testing.assert_allclose(out, numpy_features(signal, spec), atol=2e-4)
 
 
 def test_envelope_peak_sees_periodic_impacts():
@@ -157,31 +159,40 @@ def test_silent_window_gives_finite_features():
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**16), gain=st.floats(0.01, 100.0), offset=st.floats(-2.0, 2.0))
 def test_shape_features_ignore_gain_and_offset(seed, gain, offset):
-    """Scaling a signal moves only log_rms (by log10 of the gain); a DC offset moves nothing."""
+    """Scaling a signal moves only log_rms (by log10 of the gain); a DC offset moves nothing.
+
+    The default spec leaves log_rms out: its features are the level spec's without it.
+    """
     rng = np.random.default_rng(seed)
     t = np.arange(N) / RATE
     signal = 0.01 * rng.normal(size=N) + 0.02 * np.sin(2 * np.pi * 900 * t) * (np.sin(2 * np.pi * 30 * t) > 0.8)
-    base, _ = compute(signal)
-    scaled, _ = compute(gain * signal + offset)
+    with_level = {**SPEC, "level": True}
+    base, _ = compute(signal, with_level)
+    scaled, _ = compute(gain * signal + offset, with_level)
     expected = base.astype(np.float64)
     expected[0] = np.log10(gain * (10.0 ** base[0] - 1e-6) + 1e-6)
     np.testing.assert_allclose(scaled, expected, atol=2e-3)
+    np.testing.assert_allclose(compute(gain * signal + offset)[0], expected[1:], atol=2e-3)
 
 
 def test_names_and_size_follow_the_spec():
-    spec = {**SPEC, "channels": [0, 2], "bands_hz": [[100, 200], [200, 400]]}
+    spec = {**SPEC, "channels": [0, 2], "bands_hz": [[100, 200], [200, 400]], "level": True}
     extractor = features.FeatureExtractor(spec)
     assert extractor.size == 14 == len(extractor.names)
     assert extractor.names[:2] == ["x.log_rms", "x.log_kurtosis"]
     assert extractor.names[7:] == ["z.log_rms", "z.log_kurtosis", "z.log_crest", "z.skewness",
                                    "z.band_100_200", "z.band_200_400", "z.envelope_peak"]
+    level_free = features.FeatureExtractor({**spec, "level": False})
+    assert level_free.size == 12 and level_free.names == [n for n in extractor.names if not n.endswith("log_rms")]
+    # Packages made before the key existed have the level.
+    assert features.FeatureExtractor({k: v for k, v in spec.items() if k != "level"}).names == extractor.names
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"window": 1000}, "power of two"), ({"channels": [3]}, "channels"), ({"hop": 0}, "hop"),
      ({"bands_hz": [[200, 2000]]}, "outside the spectrum"), ({"bands_hz": [[300, 301]]}, "empty"),
-     ({"modulation_hz": [1, 200]}, "outside the spectrum"), ({"version": 2}, "version")],
+     ({"modulation_hz": [1, 200]}, "outside the spectrum"), ({"version": 2}, "version"), ({"level": 1}, "level")],
 )
 def test_bad_spec_is_rejected(change, message):
     with pytest.raises(ValueError, match=message):

@@ -59,8 +59,9 @@ def test_trained_package_is_valid_and_self_consistent(trained_package: Path) -> 
 
 def test_written_package_runs_bit_exact_in_tfl_and_tflm(trained_package: Path) -> None:
     model = (trained_package / MODEL_FILE).read_bytes()
-    inputs = np.random.default_rng(5).integers(-128, 128, (300, 11)).astype(np.int8)
-    inputs[:2] = [[-128] * 11, [127] * 11]
+    size = load_package(trained_package).manifest["input"]["shape"][1]
+    inputs = np.random.default_rng(5).integers(-128, 128, (300, size)).astype(np.int8)
+    inputs[:2] = [[-128] * size, [127] * size]
     assert np.array_equal(tfl_outputs(model, inputs), tflm_outputs(model, inputs))
 
 
@@ -88,12 +89,14 @@ def test_missing_field_is_named(trained_package: Path, tmp_path: Path, field: st
     (lambda m: m.update(schema=2), "schema.*is 2"),
     (lambda m: m.update(id="has space"), "'id' is not valid"),
     (lambda m: m.update(threshold=-1), "'threshold' must be positive"),
-    (lambda m: m["normalization"]["std"].pop(), "'normalization.std' has 10 entries"),
+    (lambda m: m["normalization"]["std"].pop(), "'normalization.std' has 9 entries"),
     (lambda m: m["normalization"]["std"].__setitem__(0, 0), r"'normalization.std.0' must be positive"),
     (lambda m: m["features"].update(window=1000), "'features' is not valid.*power of two"),
-    (lambda m: m["features"].update(bands_hz=[[200, 400]]), "'features' describes 6 features, the model takes 11"),
+    (lambda m: m["features"].update(bands_hz=[[200, 400]]), "'features' describes 5 features, the model takes 10"),
+    (lambda m: m["features"].update(level=True), "'features' describes 11 features, the model takes 10"),
+    (lambda m: m["features"].update(level="no"), "'features' is not valid.*level must be true or false"),
     (lambda m: m["alarm"].update(k=6), "'alarm' is not a valid k-of-n alarm"),
-    (lambda m: m["self_test"]["input"].__setitem__(0, 300), "'self_test.input' must be 11 int8 values"),
+    (lambda m: m["self_test"]["input"].__setitem__(0, 300), "'self_test.input' must be 10 int8 values"),
     (lambda m: m["input"].update(zero_point=5), "input quantization"),
     (lambda m: m.update(ops=["FULLY_CONNECTED", "SOFTMAX"]), "the manifest lists FULLY_CONNECTED, SOFTMAX"),
     (lambda m: m.update(arena_bytes=1), "the manifest promises 1"),

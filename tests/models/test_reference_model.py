@@ -16,6 +16,11 @@ from fabnode.resources import models_dir
 
 REFERENCE = models_dir() / "bearing-hit-mfs-v1"
 WINDOWS = 4
+# What a node's ADXL345 (full resolution, 256 LSB/g; the driver reads 3.9 mg per count) reports
+# for the recordings played at a machine's level, with gravity on z.
+ADXL345_LSB_G = 1 / 256
+DRIVER_SCALE_G = 0.0039
+LEVELS_G = (0.01, 0.05, 0.5)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,36 @@ def test_reference_model_separates_healthy_from_faulty(reference, bearing_data, 
             assert np.all(scores < threshold), (condition, speed, scores)
         else:
             assert np.all(scores > threshold), (condition, speed, scores)
+
+
+def as_measured(samples: np.ndarray, channel: int, rms_g: float) -> np.ndarray:
+    """The channel scaled to ``rms_g`` and quantized as the node's ADXL345 and driver report it."""
+    z = samples[:, channel].astype(np.float64)
+    z *= rms_g / np.sqrt(np.mean(z * z))
+    measured = samples.copy()
+    measured[:, channel] = np.floor((z + 1.0) / ADXL345_LSB_G) * DRIVER_SCALE_G
+    return measured
+
+
+def test_shipped_model_judges_shape_at_any_level_a_node_measures(reference, bearing_data):
+    """The level is not a model input: healthy recordings at 0.01-0.5 g RMS, quantized by an ADXL345,
+    stay under the threshold (the data set's healthy files are at ~5e-5 g, below one LSB), and every
+    fault file at the same levels is over it."""
+    spec = reference.feature_spec
+    assert not any(name.endswith("log_rms") for name in spec["names"])
+    window, channel = spec["window"], spec["channels"][0]
+    for condition in ("Normal", "IR2", "IR5", "IR8", "OR2", "OR5", "OR8"):
+        for speed in (600, 900, 1200):
+            samples = training.node_samples(load_recording(bearing_data / f"{condition}_{speed}.npy"), spec)
+            # Healthy: the held-out last quarter; the model never fitted these windows.
+            samples = samples[-WINDOWS * window:]
+            for level in LEVELS_G:
+                scores = training.detector_scores(reference.manifest, reference.model, training.feature_matrix(
+                    as_measured(samples, channel, level), spec, hop=window))
+                if condition == "Normal":
+                    assert np.all(scores < reference.threshold), (condition, speed, level, scores)
+                else:
+                    assert np.all(scores > reference.threshold), (condition, speed, level, scores)
 
 
 def test_recipe_generalizes_to_an_unseen_speed(bearing_data):

@@ -49,7 +49,7 @@ def test_recording_with_other_axis_count_is_rejected():
 def test_feature_matrix_has_a_row_per_window():
     samples = training.node_samples(machine(1.0, 20.0), SPEC)
     rows = training.feature_matrix(samples, SPEC, hop=256)
-    assert rows.shape == ((3200 - 1024) // 256 + 1, 11)
+    assert rows.shape == ((3200 - 1024) // 256 + 1, 10)
     assert np.all(np.isfinite(rows))
 
 

@@ -7,12 +7,14 @@ removes the mean, applies a Hann window and runs an in-place FFT on preallocated
   peak (g), crest factor, kurtosis (3 for Gaussian noise), skewness, dominant frequency (Hz) and
   velocity RMS (mm/s) over ``velocity_hz`` by spectral integration (ISO 10816/20816);
 - ``out`` (``array('f')``, ``size``): the model's input, for each axis in ``channels``:
-  log10 RMS, log10 kurtosis, log10 crest factor, skewness, log10 of the energy share of each band
-  in ``bands_hz``, and log10 of the peak-to-mean ratio of the envelope spectrum (the envelope of
-  the ``envelope_hz`` band, modulation frequencies ``modulation_hz``).
+  log10 RMS (only with ``level``), log10 kurtosis, log10 crest factor, skewness, log10 of the
+  energy share of each band in ``bands_hz``, and log10 of the peak-to-mean ratio of the envelope
+  spectrum (the envelope of the ``envelope_hz`` band, modulation frequencies ``modulation_hz``).
 
-The model features are shapes and levels that do not move with shaft speed: bands above the
-shaft-harmonic range, impulsiveness, and how periodic the impacts are, whatever their rate.
+The model features are shapes that do not move with shaft speed: bands above the shaft-harmonic
+range, impulsiveness, and how periodic the impacts are, whatever their rate. The level (log10
+RMS) is left out by default: it depends on the sensor's gain and mounting as much as on the
+machine, and absolute severity is the ISO 10816 velocity alarm's job.
 ``docs/features.md`` gives the definitions and the reasoning.
 """
 
@@ -59,6 +61,7 @@ DEFAULT_SPEC = {
     "hop": 512,
     "axes": 3,
     "channels": [2],
+    "level": False,
     "bands_hz": [[200, 283], [283, 400], [400, 566], [566, 800], [800, 1131], [1131, 1600]],
     "envelope_hz": [400, 1600],
     "modulation_hz": [6, 200],
@@ -66,12 +69,23 @@ DEFAULT_SPEC = {
 }
 
 
+def uses_level(spec: "dict[str, Any]") -> bool:
+    """Whether log10 RMS is a model input: ``spec["level"]``, true when absent (packages made before the key)."""
+    level = spec.get("level", True)
+    if level is not True and level is not False:
+        raise ValueError("level must be true or false")
+    return level
+
+
 def feature_names(spec: "dict[str, Any]") -> "list[str]":
-    """Names of the model inputs, in ``out`` order (``z.log_rms``, ``z.band_200_283``, ...)."""
+    """Names of the model inputs, in ``out`` order (``z.log_kurtosis``, ``z.band_200_283``, ...)."""
     names = []
+    level = uses_level(spec)
     for axis in spec["channels"]:
         prefix = AXIS_NAMES[axis] + "." if axis < len(AXIS_NAMES) else f"a{axis}."
-        for name in ("log_rms", "log_kurtosis", "log_crest", "skewness"):
+        if level:
+            names.append(prefix + "log_rms")
+        for name in ("log_kurtosis", "log_crest", "skewness"):
             names.append(prefix + name)
         for low, high in spec["bands_hz"]:
             names.append(prefix + f"band_{low}_{high}")
@@ -111,7 +125,8 @@ class FeatureExtractor:
         self._modulation = self._bins(spec["modulation_hz"], 2)
         low, high = spec["velocity_hz"]
         self._velocity = (max(1, math.ceil(low / bin_hz)), min(half, int(high / bin_hz)))
-        self.per_channel = 5 + len(spec["bands_hz"])
+        self._level = uses_level(spec)
+        self.per_channel = (5 if self._level else 4) + len(spec["bands_hz"])
         self.size = self.per_channel * len(channels)
         self.names = feature_names(spec)
 
@@ -230,11 +245,13 @@ class FeatureExtractor:
     def _model_features(self, axis: int, out: "array[float]", i: int) -> int:
         s = self.summary
         row = axis * SUMMARY_SIZE
-        out[i] = math.log10(s[row + RMS] + RMS_FLOOR_G)
-        out[i + 1] = math.log10(max(s[row + KURTOSIS], RATIO_FLOOR))
-        out[i + 2] = math.log10(max(s[row + CREST], RATIO_FLOOR))
-        out[i + 3] = s[row + SKEWNESS]
-        i += 4
+        if self._level:
+            out[i] = math.log10(s[row + RMS] + RMS_FLOOR_G)
+            i += 1
+        out[i] = math.log10(max(s[row + KURTOSIS], RATIO_FLOOR))
+        out[i + 1] = math.log10(max(s[row + CREST], RATIO_FLOOR))
+        out[i + 2] = s[row + SKEWNESS]
+        i += 3
         power = self._power
         total = 0.0
         for k in range(1, (self.window >> 1) + 1):
