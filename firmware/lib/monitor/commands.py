@@ -12,7 +12,11 @@ if TYPE_CHECKING:
 
 
 class CommandError(Exception):
-    """A command failed; the message is the reply's ``error``."""
+    """A command failed; the message is the reply's ``error``, ``data`` (if any) its ``data``."""
+
+    def __init__(self, message: str, data: "Any" = None) -> None:
+        super().__init__(message)
+        self.data = data
 
 
 class CommandReader:
@@ -51,7 +55,7 @@ def _selftest(app: "Any", args: "list[str]") -> "Any":
     results = app.selftest()
     failed = [part for part in results if results[part].startswith("fail")]
     if failed:
-        raise CommandError("self-test failed: " + ", ".join(f"{p} ({results[p]})" for p in failed))
+        raise CommandError("self-test failed: " + ", ".join(f"{p} ({results[p]})" for p in failed), results)
     return results
 
 
@@ -106,4 +110,7 @@ def dispatch(app: "Any", line: str) -> "dict[str, Any]":
     try:
         return {"cmd": name, "ok": True, "data": handler(app, parts[1:])}
     except CommandError as exc:
-        return {"cmd": name, "ok": False, "error": str(exc)}
+        reply = {"cmd": name, "ok": False, "error": str(exc)}
+        if exc.data is not None:
+            reply["data"] = exc.data
+        return reply

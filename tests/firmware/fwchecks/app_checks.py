@@ -242,3 +242,17 @@ def check_model_reload_picks_up_a_replaced_active_model():
     app.tick()
     reply = _records(hal, "reply")[-1]
     assert reply["ok"] and reply["data"] == {"model": "bearing-hit-mfs-v1"} and app.loaded is not None
+
+
+def check_a_failed_selftest_says_which_part_failed():
+    temp = FakeTemperature()
+    app, hal = pipeline.make_app(scratch.folder("models"), temp=temp)
+    temp.failing = True
+    hal.now += 5000
+    app.tick()
+    hal.now += 800
+    hal.input = b"!selftest\n"
+    app.tick()
+    reply = _records(hal, "reply")[-1]
+    assert not reply["ok"] and "temperature" in reply["error"], reply
+    assert reply["data"]["temperature"].startswith("fail: ds18b20") and reply["data"]["sensor"] == "pass"
