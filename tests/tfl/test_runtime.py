@@ -76,7 +76,7 @@ def test_viper_kernels_match_tflm_under_emulation(name, monkeypatch):
     from viper_emulation import load_viper_loops
 
     viper = load_viper_loops()
-    for kernel in ("fully_connected", "conv", "depthwise_conv", "max_pool", "average_pool"):
+    for kernel in ("dot_rows", "conv", "depthwise_conv", "max_pool", "average_pool"):
         monkeypatch.setattr(loops, kernel, getattr(viper, kernel))
     model = tfl.Model((DATA / f"{name}.tflite").read_bytes())
     data = np.load(DATA / f"{name}.npz")

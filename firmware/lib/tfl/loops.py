@@ -19,23 +19,52 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def fully_connected(d: "Any") -> None:
-    """out[b, c] = clamp(requantize(bias[c] + sum_i x[b, i] * w[c, i]) + out_offset)."""
-    x, _weights, rows, bias, (high, low, shifts), out, batches, accum, depth, out_offset, lo, hi = d
-    o = 0
-    for b in range(batches):
-        start = b * accum
-        for c in range(depth):
-            acc = bias[c]
-            i = start
-            # Iterating a view of the weight row (made at prepare time) is about twice as fast
-            # as indexing both operands.
+def dot_rows(d: "Any") -> None:
+    """FULLY_CONNECTED, and CONV_2D whose windows are one contiguous run of the input:
+    out[p, c] = clamp(requantize(bias[c] + sum_j x[positions[p] + j] * rows[c][j]) + out_offset).
+
+    Rows are views of the weights made at prepare time; iterating one is faster than indexing.
+    Four output channels share each pass over the input, so each input value is read once per
+    four multiply-accumulates.
+    """
+    copies, x, _weights, positions, rows, bias, (high, low, shifts), out, out_c, _run, out_offset, lo, hi, acc = d
+    for target, source in copies:
+        target[:] = source
+    grouped = out_c - out_c % 4
+    for p in range(len(positions)):
+        start = positions[p]
+        o = p * out_c
+        for c in range(0, grouped, 4):
+            row1 = rows[c + 1]
+            row2 = rows[c + 2]
+            row3 = rows[c + 3]
+            acc0 = bias[c]
+            acc1 = bias[c + 1]
+            acc2 = bias[c + 2]
+            acc3 = bias[c + 3]
+            j = 0
             for weight in rows[c]:
-                acc += weight * x[i]
+                v = x[start + j]
+                acc0 += weight * v
+                acc1 += row1[j] * v
+                acc2 += row2[j] * v
+                acc3 += row3[j] * v
+                j += 1  # noqa: SIM113 -- enumerate() would allocate a tuple per item
+            acc[0] = acc0
+            acc[1] = acc1
+            acc[2] = acc2
+            acc[3] = acc3
+            for k in range(4):
+                v = multiply_by_split_multiplier(acc[k], high[c + k], low[c + k], shifts[c + k]) + out_offset
+                out[o + c + k] = lo if v < lo else hi if v > hi else v
+        for c in range(grouped, out_c):
+            total = bias[c]
+            i = start
+            for weight in rows[c]:
+                total += weight * x[i]
                 i += 1
-            acc = multiply_by_split_multiplier(acc, high[c], low[c], shifts[c]) + out_offset
-            out[o] = lo if acc < lo else hi if acc > hi else acc
-            o += 1
+            v = multiply_by_split_multiplier(total, high[c], low[c], shifts[c]) + out_offset
+            out[o + c] = lo if v < lo else hi if v > hi else v
 
 
 def lookup_table(d: "Any") -> None:
@@ -274,7 +303,7 @@ def _native_loops() -> "Any":
 
 _native = _native_loops()
 if _native is not None:
-    fully_connected = _native.fully_connected
+    dot_rows = _native.dot_rows
     conv = _native.conv
     depthwise_conv = _native.depthwise_conv
     max_pool = _native.max_pool

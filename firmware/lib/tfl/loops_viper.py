@@ -52,29 +52,36 @@ def _requantize(acc: int, high: int, low: int, shift: int) -> int:
     return result
 
 
+def dot_rows(d: "Any") -> None:
+    for target, source in d[0]:
+        target[:] = source
+    _dot_rows(d)
+
+
 @micropython.viper
-def fully_connected(d):  # type: ignore[no-untyped-def]  # viper: d is a Python object
-    x = ptr8(d[0])
-    w = ptr8(d[1])
-    bias = ptr32(d[3])
-    multipliers = d[4]
+def _dot_rows(d):  # type: ignore[no-untyped-def]  # viper: d is a Python object
+    x = ptr8(d[1])
+    w = ptr8(d[2])
+    positions = ptr32(d[3])
+    count = int(len(d[3]))  # noqa: RUF046 -- viper: object to machine int
+    bias = ptr32(d[5])
+    multipliers = d[6]
     high = ptr16(multipliers[0])
     low = ptr16(multipliers[1])
     shifts = ptr8(multipliers[2])
-    out = ptr8(d[5])
-    batches = int(d[6])
-    accum = int(d[7])
-    depth = int(d[8])
-    out_offset = int(d[9])
-    lo = int(d[10])
-    hi = int(d[11])
-    o = 0
-    for b in range(batches):
-        start = b * accum
-        for c in range(depth):
+    out = ptr8(d[7])
+    out_c = int(d[8])
+    run = int(d[9])
+    out_offset = int(d[10])
+    lo = int(d[11])
+    hi = int(d[12])
+    for p in range(count):
+        start = positions[p]
+        o = p * out_c
+        for c in range(out_c):
             acc = bias[c]
-            k = c * accum
-            for i in range(start, start + accum):
+            k = c * run
+            for i in range(start, start + run):
                 acc += ((x[i] ^ 0x80) - 0x80) * ((w[k] ^ 0x80) - 0x80)
                 k += 1
             acc = int(_requantize(acc, high[c], low[c], (shifts[c] ^ 0x80) - 0x80)) + out_offset
@@ -82,8 +89,7 @@ def fully_connected(d):  # type: ignore[no-untyped-def]  # viper: d is a Python 
                 acc = lo
             if acc > hi:
                 acc = hi
-            out[o] = acc
-            o += 1
+            out[o + c] = acc
 
 
 def conv(d: "Any") -> None:

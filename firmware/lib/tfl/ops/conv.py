@@ -138,6 +138,14 @@ def prepare_conv(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
                 for fy in range(filter_h) for fx in range(filter_w)]
         run = filter_c
     bias = _fold(op, biases, sums, -input_t.zero_point)
+    if len(runs) == 1:
+        # Each window is one contiguous run of the padded input: a dot product per output.
+        batch_step = geo.rows * row_stride
+        positions = array("i", [b * batch_step + (oy * geo.stride_h * geo.cols + ox * geo.stride_w) * geo.in_c
+                                for b in range(geo.batches) for oy in range(geo.out_h) for ox in range(geo.out_w)])
+        rows = [weights[c * taps:(c + 1) * taps] for c in range(out_c)]
+        return loops.dot_rows, (copies, padded, weights, positions, rows, bias, multipliers, g.storage[y], out_c, run,
+                                output_t.zero_point, lo, hi, array("i", [0] * 4))
     # Each output channel's filter as views, one per run.
     filter_runs = [[weights[c * taps + r * run:c * taps + (r + 1) * run] for r in range(len(runs))]
                    for c in range(out_c)]

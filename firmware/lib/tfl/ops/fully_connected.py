@@ -69,8 +69,9 @@ def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
         folded[c] = total
 
     rows = [weights[c * accum:(c + 1) * accum] for c in range(depth)]
-    return loops.fully_connected, (g.storage[x], weights, rows, folded, split_multipliers(pairs), g.storage[y],
-                                   batches, accum, depth, output_t.zero_point, act_min, act_max)
+    positions = array("i", [b * accum for b in range(batches)])
+    return loops.dot_rows, ([], g.storage[x], weights, positions, rows, folded, split_multipliers(pairs),
+                            g.storage[y], depth, accum, output_t.zero_point, act_min, act_max, array("i", [0] * 4))
 
 
 def _activation_range(g: "Graph", op: "Operator", output_t: "Tensor") -> "tuple[int, int]":
@@ -79,4 +80,3 @@ def _activation_range(g: "Graph", op: "Operator", output_t: "Tensor") -> "tuple[
     if bounds is None:
         raise ModelError(f"{op_name(op)}: fused activation {activation} is not supported")
     return bounds
-
