@@ -70,7 +70,10 @@ class App:
         self._open_sensor()
         self._open_temperature()
         rate = self.sensor.odr_hz if self.sensor else self.cfg.vibration["odr_hz"]
-        loaded, note = store.load_active(self.models_root, rate)
+        try:
+            loaded, note = store.load_active(self.models_root, rate)
+        except Exception as exc:  # a model the loader cannot even handle (MemoryError...) must not stop monitoring
+            loaded, note = None, f"loading the active model failed: {type(exc).__name__}: {exc}"
         if note and loaded is None:
             self._fail("model", note)
         elif note:

@@ -256,3 +256,23 @@ def check_a_failed_selftest_says_which_part_failed():
     reply = _records(hal, "reply")[-1]
     assert not reply["ok"] and "temperature" in reply["error"], reply
     assert reply["data"]["temperature"].startswith("fail: ds18b20") and reply["data"]["sensor"] == "pass"
+
+
+def check_a_model_that_breaks_the_loader_leaves_a_model_free_node():
+    from monitor import store
+
+    def out_of_memory(root, rate):
+        raise MemoryError("memory allocation failed, allocating 90000 bytes")
+
+    real = store.load_active
+    store.load_active = out_of_memory
+    try:
+        app, hal = pipeline.make_app(_model_root())
+    finally:
+        store.load_active = real
+    assert app.loaded is None and app.status_payload()["faults"] == ["model"]
+    error = _records(hal, "error")[0]
+    assert error["where"] == "model" and "MemoryError" in error["msg"], error
+    counts = _sine_counts(1024, 50, 0.1)
+    pipeline.feed(app, hal, counts, 0, 1024)
+    assert app.sampler.windows == 1 and app.window_errors == 0
