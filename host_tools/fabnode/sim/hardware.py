@@ -5,6 +5,10 @@ The MicroPython modules under ``fabnode/sim/hw/`` (``machine``, ``esp32``, ``one
 ``/.sim/hw.json`` (``hw_config``) wires them as the node's board, and the vibration they measure
 comes from a signal file (``render_signal``) at ``/.sim/data/vibration.fnsig``. Under CPython the
 same modules run in-process (``load_cpython``), which is how fast tests drive them.
+
+``demo_source`` is a real machine for the demo and end-to-end tests: excerpts of the bearing
+recordings shipped in ``sim/data/`` (made by ``bench/make_sim_excerpts.py``), healthy, then with a
+bearing fault, at levels an ADXL345 measures.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from fabnode.boards import Board
 from fabnode.mpwasm import tree_files
-from fabnode.recordings import load_recording
+from fabnode.recordings import Recording, load_recording
 from fabnode.sim import signals
 
 HW_DIR = Path(__file__).with_name("hw")
@@ -30,6 +36,10 @@ RESET_CAUSES = ("power_on", "brownout", "hard", "wdt", "deepsleep", "soft")
 FAULTS = ("unplugged", "nack", "stuck", "wrong_id", "overrun", "bearing", "temp_ramp")
 # module names the simulated hardware defines at the top level of the node's sys.path
 MODULES = ("machine", "esp32", "onewire", "ds18x20", "simhw", "simsignal", "simdev")
+EXCERPTS_DIR = Path(__file__).with_name("data")
+# demo faults -> shipped excerpt (3200 Hz mono WAV, peak-normalized; bench/make_sim_excerpts.py)
+HEALTHY_EXCERPT = "healthy_900rpm.wav"
+FAULT_EXCERPTS = {"outer_race": "outer_race_900rpm.wav", "inner_race": "inner_race_900rpm.wav"}
 
 
 def hw_files(target: str = NODE_DIR) -> dict[str, bytes]:
@@ -80,13 +90,63 @@ class SignalSource:
     duration_s: float = 10.0
     onset_s: float | None = None
     seed: int = 0
+    level_g: float | None = None  # RMS (g) the healthy recording is replayed at; None: its own unit is g
+    fault_level_g: float | None = None  # the same for the fault recording
+
+    def describe(self) -> str:
+        """One line saying what the sensor measures, for people watching a node."""
+        if self.recording is None:
+            machine = f"a synthetic machine, shaft {self.machine.shaft_hz:g} Hz"
+            if self.fault is None:
+                return machine
+            fault = f"{self.fault.kind.upper()} bearing fault of severity {self.fault.severity:g}"
+            return f"{machine}; {fault}" + ("" if self.onset_s is None else f" from {self.onset_s:g} s on")
+        healthy = _replay_label(self.recording, self.level_g)
+        if self.fault_recording is None:
+            return f"the recording {healthy} on {self.axis}, looped"
+        fault = _replay_label(self.fault_recording, self.fault_level_g)
+        when = "its fault segment" if self.onset_s is None else f"from {self.onset_s:g} s on"
+        return f"the recording {healthy} on {self.axis}, looped; then {fault} {when}"
+
+
+def _replay_label(path: str, level_g: float | None) -> str:
+    return Path(path).stem + ("" if level_g is None else f" at {level_g:g} g RMS")
+
+
+def demo_source(onset_s: float | None, fault: str = "outer_race", level_g: float = 0.05,
+                fault_level_g: float = 0.1) -> SignalSource:
+    """A real machine from the shipped excerpts: healthy bearing at 900 rpm, then ``fault`` from ``onset_s``.
+
+    Levels are RMS in g on z (gravity added by the replay): 0.05 g is a smooth medium machine, ISO
+    10816 zone A; the fault is louder, as a developing defect is. ``onset_s`` None leaves the fault for
+    a ``bearing`` sensor fault to switch on.
+    """
+    if fault not in FAULT_EXCERPTS:
+        raise signals.SignalError(f"no excerpt of a {fault!r} fault", hint=f"use {' or '.join(FAULT_EXCERPTS)}")
+    return SignalSource(recording=str(EXCERPTS_DIR / HEALTHY_EXCERPT),
+                        fault_recording=str(EXCERPTS_DIR / FAULT_EXCERPTS[fault]), onset_s=onset_s,
+                        level_g=level_g, fault_level_g=fault_level_g)
+
+
+def _replay(path: str, source: SignalSource, rate_hz: float, level_g: float | None) -> signals.FloatArray:
+    """A recording as the sensor measures it, scaled to ``level_g`` RMS when given."""
+    recording = load_recording(path, source.recording_rate_hz)
+    return signals.replay(recording, rate_hz, source.axis, 1.0 if level_g is None else level_g / _rms(recording))
+
+
+def _rms(recording: Recording) -> float:
+    centred = recording.samples - recording.samples.mean(axis=0)
+    rms = float(np.sqrt(np.mean(centred * centred)))
+    if rms == 0:
+        raise signals.SignalError(f"{recording.source or 'the recording'} is silent: it has no level to scale")
+    return rms
 
 
 def render_signal(path: str | Path, rate_hz: float, source: SignalSource = SignalSource()) -> signals.SignalFile:
     """Write the signal file a node's sensor model streams, at the sensor's ``rate_hz``."""
     if source.recording is not None:
-        healthy = signals.replay(load_recording(source.recording, source.recording_rate_hz), rate_hz, source.axis)
-        fault = (signals.replay(load_recording(source.fault_recording, source.recording_rate_hz), rate_hz, source.axis)
+        healthy = _replay(source.recording, source, rate_hz, source.level_g)
+        fault = (_replay(source.fault_recording, source, rate_hz, source.fault_level_g)
                  if source.fault_recording else None)
     else:
         healthy = signals.synthetic(source.machine, rate_hz, source.duration_s, seed=source.seed)

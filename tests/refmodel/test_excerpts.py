@@ -1,0 +1,88 @@
+"""The recording excerpts shipped for the virtual node, and the demo machine made of them.
+
+The excerpts replace the bearing data set on machines that lack it (``fabnode demo``, these
+tests); here they are checked against the data set they come from and against the shipped model,
+scored as the node's ADXL345 would measure them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fabnode.models import package, training
+from fabnode.resources import models_dir
+from fabnode.sim import hardware, signals
+
+REPO = Path(__file__).resolve().parents[2]
+RATE_HZ = 3200.0
+LSB_G = 1 / 256  # ADXL345 full resolution
+DRIVER_SCALE_G = 0.0039  # what the firmware's driver multiplies counts by
+EXCERPTS = [hardware.HEALTHY_EXCERPT, *hardware.FAULT_EXCERPTS.values()]
+
+
+@pytest.fixture(scope="module")
+def reference() -> package.ModelPackage:
+    return package.load_package(models_dir() / "bearing-hit-mfs-v1")
+
+
+def test_excerpts_are_small_3200_hz_mono_pcm():
+    total = 0
+    for name in EXCERPTS:
+        path = hardware.EXCERPTS_DIR / name
+        with wave.open(str(path)) as handle:
+            assert (handle.getframerate(), handle.getnchannels(), handle.getsampwidth()) == (3200, 1, 2)
+            assert 2.0 <= handle.getnframes() / 3200 <= 3.0
+        total += path.stat().st_size
+    assert total < 64 * 1024
+
+
+def test_script_regenerates_the_shipped_excerpts(bearing_data, tmp_path):
+    subprocess.run([sys.executable, str(REPO / "bench" / "make_sim_excerpts.py"), "--data", str(bearing_data),
+                    "--out", str(tmp_path)], check=True, capture_output=True)
+    for name in EXCERPTS:
+        assert (tmp_path / name).read_bytes() == (hardware.EXCERPTS_DIR / name).read_bytes(), name
+
+
+def as_measured(frames: np.ndarray) -> np.ndarray:
+    """Signal-file frames (g, n x 3) as the node's ADXL345 driver reports them."""
+    return (np.floor(frames / LSB_G) * DRIVER_SCALE_G).astype(np.float32)
+
+
+@pytest.mark.parametrize("fault", sorted(hardware.FAULT_EXCERPTS))
+def test_demo_machine_is_healthy_then_faulty_for_the_shipped_model(fault, reference, tmp_path):
+    onset_s = 12.0
+    source = hardware.demo_source(onset_s, fault)
+    played = hardware.render_signal(tmp_path / "vibration.fnsig", RATE_HZ, source)
+    assert played.onset_s == onset_s and len(played.segments) == 2
+    healthy, faulty = played.segment_g(0), played.segment_g(1)
+    assert np.mean(healthy[:, 2]) == pytest.approx(1.0, abs=1e-3)  # gravity on z
+    assert np.std(healthy[:, 2]) == pytest.approx(source.level_g, rel=1e-3)
+    assert np.std(faulty[:, 2]) == pytest.approx(source.fault_level_g, rel=1e-3)
+    assert np.all(healthy[:, :2] == 0)
+
+    spec = reference.feature_spec
+    window = spec["window"]
+
+    def scores(frames: np.ndarray) -> np.ndarray:
+        features = training.feature_matrix(as_measured(frames), spec, hop=window // 4)
+        return training.detector_scores(reference.manifest, reference.model, features)
+
+    # Twice round the loop: windows across the seam, where the excerpt starts again, are healthy too.
+    assert np.all(scores(np.vstack([healthy, healthy])) < reference.threshold)
+    assert np.all(scores(np.vstack([faulty, faulty])) > reference.threshold)
+
+
+def test_demo_source_says_what_the_sensor_measures():
+    assert hardware.demo_source(12.0).describe() == (
+        "the recording healthy_900rpm at 0.05 g RMS on z, looped; then outer_race_900rpm at 0.1 g RMS from 12 s on")
+    assert hardware.SignalSource(fault=None).describe() == "a synthetic machine, shaft 24.75 Hz"
+    assert hardware.SignalSource(onset_s=3).describe() == (
+        "a synthetic machine, shaft 24.75 Hz; BPFO bearing fault of severity 0.5 from 3 s on")
+    with pytest.raises(signals.SignalError, match="no excerpt of a 'cage' fault"):
+        hardware.demo_source(None, "cage")
