@@ -88,6 +88,8 @@ class Model:
         self.outputs = [TensorInfo(g.tensors[i]) for i in g.outputs]
         self._input_bytes = [_byte_view(g.storage[i]) for i in g.inputs]
         self._output_bytes = [_byte_view(g.storage[i]) for i in g.outputs]
+        # What invoke returns, made once: a tuple built per invoke would allocate.
+        self._result = self._output_bytes[0] if len(g.outputs) == 1 else tuple(self._output_bytes)
 
     def input_buffer(self, index: int = 0) -> "Any":
         """Writable raw bytes of input ``index``: fill it and call ``invoke()`` to avoid a copy."""
@@ -111,9 +113,7 @@ class Model:
                     _copy_into(inputs[i], inp[i])
         for step, data in self._steps:
             step(data)
-        if len(self._output_bytes) == 1:
-            return self._output_bytes[0]
-        return tuple(self._output_bytes)
+        return self._result
 
 
 def _copy_into(target: "Any", data: "Any") -> None:

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 # TensorType values and the element sizes of the types the kernels handle.
 FLOAT32 = 0
 INT32 = 2
-INT64 = 4
 INT8 = 9
 TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
               7: "int16", 8: "complex64", 9: "int8", 10: "float64"}
@@ -69,12 +68,6 @@ class Operator:
         self.custom_name = custom_name
         self.inputs = inputs
         self.outputs = outputs
-        # Set by tfl.graph.build: a view per tensor, the arena, the prepared (eval, data) steps.
-        self.storage: list[Any] = []
-        self.arena: Any = None
-        self.arena_bytes = 0
-        self.max_arena_bytes = 0
-        self.steps: list[tuple[Any, Any]] = []
         self.options = options
 
 
