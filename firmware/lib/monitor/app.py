@@ -37,7 +37,7 @@ class App:
         self.stream_fresh = False
         self.reboot_requested = False
         self.faults: dict[str, str | None] = {"sensor": None, "temperature": None, "model": None}
-        self._fault_counts = {"sensor": 0, "temperature": 0, "model": 0}
+        self._fault_counts = {"sensor": 0, "temperature": 0, "model": 0, "report": 0}
         self.sensor: Any = None
         self.sampler: Any = None
         self.loaded: Any = None
@@ -204,7 +204,11 @@ class App:
                 self._command(line)
         if hal.ticks_diff(now, self._next_report) >= 0:
             self._next_report = hal.ticks_add(now, self.cfg.telemetry_ms)
-            self._report()
+            try:
+                self._report()
+            except Exception as exc:  # a reporting bug must not stop sampling
+                self._fault_counts["report"] += 1
+                self.telemetry.error("report", f"{type(exc).__name__}: {exc}", self._fault_counts["report"])
         if not self._stable and hal.ticks_diff(now, self._started) >= bootguard.STABLE_MS:
             self._stable = True
             if self._on_stable is not None:

@@ -276,3 +276,16 @@ def check_a_model_that_breaks_the_loader_leaves_a_model_free_node():
     counts = _sine_counts(1024, 50, 0.1)
     pipeline.feed(app, hal, counts, 0, 1024)
     assert app.sampler.windows == 1 and app.window_errors == 0
+
+
+def check_a_failing_report_is_logged_and_sampling_goes_on():
+    app, hal = pipeline.make_app(scratch.folder("models"))
+
+    def broken():
+        raise OSError(5, "EIO")
+
+    hal.mem_free = broken
+    counts = _sine_counts(1024 + 6 * 512, 50, 0.1)
+    pipeline.feed(app, hal, counts, 0, len(counts) // 3)  # 1.28 s of samples: a periodic report was due
+    assert any(e["where"] == "report" for e in _records(hal, "error"))
+    assert app.sampler.windows == 7
