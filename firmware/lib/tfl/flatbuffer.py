@@ -25,11 +25,6 @@ class FlatBuffer:
         if pos < 0 or pos + length > self.size:
             raise ModelError(f"{what} at byte {pos} runs past the end of the {self.size}-byte model")
 
-    def u8(self, pos: int) -> int:
-        self._check(pos, 1, "a byte")
-        value: int = struct.unpack_from("<B", self.buf, pos)[0]
-        return value
-
     def u16(self, pos: int) -> int:
         self._check(pos, 2, "a 16-bit field")
         value: int = struct.unpack_from("<H", self.buf, pos)[0]

@@ -20,12 +20,6 @@ def option(g: "Graph", op: "Operator", index: int, fmt: str, size: int, default:
     return g.fb.scalar(op.options, index, fmt, size, default)
 
 
-def option_ints(g: "Graph", op: "Operator", index: int) -> "list[int]":
-    if not op.options:
-        return []
-    return g.fb.scalars(op.options, index, "<i", 4, "operator options")
-
-
 def tensor(g: "Graph", op: "Operator", position: int, name: str, dtypes: "tuple[int, ...]" = (INT8,),
            optional: bool = False) -> "tuple[int, Any]":
     """The tensor at input ``position`` (negative: output -position-1), checked for its type."""
