@@ -141,8 +141,8 @@ def prepare_conv(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     if len(runs) == 1:
         # Each window is one contiguous run of the padded input: a dot product per output.
         batch_step = geo.rows * row_stride
-        positions = array("i", [b * batch_step + (oy * geo.stride_h * geo.cols + ox * geo.stride_w) * geo.in_c
-                                for b in range(geo.batches) for oy in range(geo.out_h) for ox in range(geo.out_w)])
+        positions = array("i", [n * batch_step + (oy * geo.stride_h * geo.cols + ox * geo.stride_w) * geo.in_c
+                                for n in range(geo.batches) for oy in range(geo.out_h) for ox in range(geo.out_w)])
         rows = [weights[c * taps:(c + 1) * taps] for c in range(out_c)]
         return loops.dot_rows, (copies, padded, weights, positions, rows, bias, multipliers, g.storage[y], out_c, run,
                                 output_t.zero_point, lo, hi, array("i", [0] * 4))
