@@ -86,3 +86,20 @@ def test_demo_source_says_what_the_sensor_measures():
         "a synthetic machine, shaft 24.75 Hz; BPFO bearing fault of severity 0.5 from 3 s on")
     with pytest.raises(signals.SignalError, match="no excerpt of a 'cage' fault"):
         hardware.demo_source(None, "cage")
+
+
+def test_level_is_the_one_the_sensor_sees_after_the_anti_alias_filter(tmp_path):
+    """A recording at a higher rate with energy above the sensor's band is scaled on what remains."""
+    rate_in = 12800
+    t = np.arange(4 * rate_in) / rate_in
+    recording = tmp_path / "wideband.wav"
+    pcm = (8000 * (np.sin(2 * np.pi * 100 * t) + np.sin(2 * np.pi * 3000 * t))).astype("<i2")
+    with wave.open(str(recording), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate_in)
+        handle.writeframes(pcm.tobytes())
+    source = hardware.SignalSource(recording=str(recording), level_g=0.2)
+    played = hardware.render_signal(tmp_path / "vibration.fnsig", RATE_HZ, source)
+    z = played.segment_g(0)[:, 2]
+    assert np.std(z[1000:-1000]) == pytest.approx(0.2, rel=0.01)  # the 3 kHz tone is gone, 100 Hz at 0.2 g

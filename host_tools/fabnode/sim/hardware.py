@@ -131,10 +131,15 @@ def demo_source(onset_s: float | None, fault: str = "outer_race", level_g: float
 def _replay(path: str, source: SignalSource, rate_hz: float, level_g: float | None) -> signals.FloatArray:
     """A recording as the sensor measures it, scaled to ``level_g`` RMS when given."""
     recording = load_recording(path, source.recording_rate_hz)
-    return signals.replay(recording, rate_hz, source.axis, 1.0 if level_g is None else level_g / _rms(recording))
+    if level_g is None:
+        return signals.replay(recording, rate_hz, source.axis)
+    # The level is the one the sensor sees: in its band, after the anti-alias filter.
+    recording = recording.resampled(rate_hz)
+    return signals.replay(recording, rate_hz, source.axis, level_g / _rms(recording))
 
 
 def _rms(recording: Recording) -> float:
+    """RMS about the mean, over all of the recording's channels."""
     centred = recording.samples - recording.samples.mean(axis=0)
     rms = float(np.sqrt(np.mean(centred * centred)))
     if rms == 0:
