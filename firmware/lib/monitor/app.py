@@ -51,7 +51,7 @@ class App:
         self.rate_hz = 0.0
         self.sensor_selftest = "unsupported"
         self.watchdog = None
-        self._irq_pin = None
+        self._fifo_irq = None  # the watermark pin or drain timer, once set up
         self._hello_sent = False
         # (record type, part or level, message) that happened before the hello, sent right after it
         self._early: list[tuple[str, str, str]] = []
@@ -121,13 +121,18 @@ class App:
         if self.faults["sensor"] is not None:
             self.faults["sensor"] = None
             self.telemetry.log("info", f"{spec['type']} is answering again")
-        pin = self.cfg.board["pins"].get("sensor_int")
-        if self._irq_pin is None and pin is not None and self.sensor.HAS_WATERMARK:
-            self._irq_pin = self.hal.watermark_irq(pin, self._on_watermark)
+        if self._fifo_irq is None:
+            pin = self.cfg.board["pins"].get("sensor_int")
+            if self.sensor.HAS_WATERMARK and pin is not None:
+                self._fifo_irq = self.hal.watermark_irq(pin, self._on_fifo)
+            else:  # no watermark interrupt (MPU6050): a timer drains the FIFO at a quarter of its fill time
+                period_ms = max(1, self.sensor.FIFO_FRAMES * 250 // self.sensor.odr_hz)
+                self._fifo_irq = self.hal.periodic(period_ms, self._on_fifo)
 
-    def _on_watermark(self, pin: object) -> None:
+    def _on_fifo(self, source: object) -> None:
+        """The sensor's FIFO needs draining (watermark interrupt or drain timer)."""
         if self.sampler is not None:
-            self.sampler.on_watermark(pin)
+            self.sampler.on_watermark(source)
 
     def _open_temperature(self) -> None:
         spec = self.cfg.temperature

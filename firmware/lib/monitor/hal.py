@@ -137,6 +137,15 @@ def watchdog(timeout_ms: int) -> "Any":
     return machine.WDT(timeout=timeout_ms)
 
 
+def periodic(period_ms: int, handler: "Callable[[Any], None]") -> "Any":
+    """Call ``handler(timer)`` every ``period_ms`` (hardware timer 0, a soft interrupt like a pin's)."""
+    from machine import Timer
+
+    timer = Timer(0)
+    timer.init(period=period_ms, mode=Timer.PERIODIC, callback=handler)
+    return timer
+
+
 def watermark_irq(pin_number: int, handler: "Callable[[Any], None]") -> "Any":
     """Call ``handler(pin)`` on each rising edge of the sensor's interrupt line."""
     from machine import Pin

@@ -289,3 +289,14 @@ def check_a_failing_report_is_logged_and_sampling_goes_on():
     pipeline.feed(app, hal, counts, 0, len(counts) // 3)  # 1.28 s of samples: a periodic report was due
     assert any(e["where"] == "report" for e in _records(hal, "error"))
     assert app.sampler.windows == 7
+
+
+def check_a_sensor_without_watermark_is_drained_by_a_timer():
+    sensor = FakeSensor(odr_hz=1000)
+    sensor.HAS_WATERMARK = False
+    sensor.FIFO_FRAMES = 170
+    app, hal = pipeline.make_app(scratch.folder("models"), sensor=sensor)
+    assert hal.irq is None and hal.timer[0] == 42  # a quarter of 170 ms
+    sensor.push([(1, 2, 3)] * 100)
+    hal.timer[1](None)  # the timer fires between two bytecodes of a long computation
+    assert app.sampler.available() == 100 and not sensor.fifo

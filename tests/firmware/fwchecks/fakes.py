@@ -262,6 +262,7 @@ class FakeHal:
         self.input = b""
         self.output = []
         self.irq = None
+        self.timer = None
         self.feeds = 0
         self.resets = 0
 
@@ -309,6 +310,10 @@ class FakeHal:
     def watermark_irq(self, pin, handler):
         self.irq = handler
         return pin
+
+    def periodic(self, period_ms, handler):
+        self.timer = (period_ms, handler)
+        return self.timer
 
     def reset_cause(self):
         return "power_on"
