@@ -25,6 +25,7 @@ ONSET_S = 8.0  # simulated seconds of healthy machine after the monitor powers t
 
 
 @pytest.mark.micropython
+@pytest.mark.slow
 def test_healthy_machine_stays_quiet_and_a_bearing_fault_raises_the_anomaly_alarm(tmp_path: Path,
                                                                                 monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FABNODE_HOME", str(tmp_path / "home"))
