@@ -8,9 +8,7 @@ reports about itself.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any
 
 from fabnode import flashing
@@ -19,6 +17,7 @@ from fabnode.deploy import DeployResult, app_version, deploy
 from fabnode.errors import FabnodeError
 from fabnode.models.package import ModelPackage, load_package
 from fabnode.models.push import PushResult, push_one
+from fabnode.perport import PortOutcome, in_processes
 from fabnode.repl import NodeRepl
 from fabnode.resources import models_dir
 
@@ -41,22 +40,6 @@ class BringUpResult:
                 "mac": self.flash.mac, "flash_size": self.flash.flash_size,
                 "micropython": self.hello.get("micropython"), "app": self.hello.get("fw"),
                 "model": self.hello.get("model") or "none", "phases": self.phases}
-
-
-@dataclass(frozen=True)
-class PortOutcome:
-    port: str
-    result: BringUpResult | None = None
-    error: str | None = None
-    hint: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"port": self.port, "ok": self.ok, "result": self.result.to_json() if self.result else None,
-                "error": self.error, "hint": self.hint}
 
 
 def default_package(board: Board) -> ModelPackage | None:
@@ -107,19 +90,14 @@ def _check_hello(hello: dict[str, Any], board: Board, node_id: str | None, packa
                            hint="see what the node prints with `fabnode monitor`")
 
 
-def _bring_up_in_child(board_id: str, firmware: flashing.Firmware, port: str, options: dict[str, Any]) -> PortOutcome:
-    try:
-        board = get_board(board_id)
-        package = load_package(options.pop("package")) if options.get("package") else None
-        return PortOutcome(port, bring_up(board, firmware, port, package=package, **options))
-    except FabnodeError as exc:
-        return PortOutcome(port, error=str(exc), hint=exc.hint)
+def _bring_up_in_child(port: str, board_id: str, firmware: flashing.Firmware, package_path: str | None,
+                       options: dict[str, Any]) -> BringUpResult:
+    package = load_package(package_path) if package_path else None
+    return bring_up(get_board(board_id), firmware, port, package=package, **options)
 
 
 def bring_up_all(board: Board, firmware: flashing.Firmware, ports: list[str], package: ModelPackage | None,
-                 **options: Any) -> list[PortOutcome]:
+                 **options: Any) -> list[PortOutcome[BringUpResult]]:
     """``bring_up`` on every port in parallel, one process each (esptool's logger is per process)."""
-    options["package"] = str(package.source) if package else None
-    with ProcessPoolExecutor(max_workers=len(ports), mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_bring_up_in_child, board.id, firmware, port, dict(options)) for port in ports]
-        return [future.result() for future in futures]
+    package_path = str(package.source) if package else None
+    return in_processes(_bring_up_in_child, ports, board.id, firmware, package_path, options)

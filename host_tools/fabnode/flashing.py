@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from esptool.util import FatalError, PrintOnce
 
 from fabnode.boards import Board, get_board
 from fabnode.errors import FabnodeError, PortError, UsageError
+from fabnode.perport import PortOutcome, in_processes
 from fabnode.ports import PortInfo, list_serial_ports, prepare_url
 from fabnode.sim.chips import CHIPS
 from fabnode.sim.image import AppImage, ImageError, inspect_firmware, make_standin_image
@@ -92,24 +91,6 @@ class FlashResult:
         data = asdict(self)
         data["notes"] = list(self.notes)
         return data
-
-
-@dataclass(frozen=True)
-class PortOutcome:
-    """One port of ``flash --all``: a result, or the error and its hint."""
-
-    port: str
-    result: FlashResult | None = None
-    error: str | None = None
-    hint: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"port": self.port, "ok": self.ok, "result": self.result.to_json() if self.result else None,
-                "error": self.error, "hint": self.hint}
 
 
 # -- step 1: the port ------------------------------------------------------------------------------
@@ -365,14 +346,10 @@ def wait_for_repl(port: str, timeout: float) -> str:
 # -- --all -----------------------------------------------------------------------------------------
 
 
-def _flash_in_child(board_id: str, firmware: Firmware, port: str, erase: bool, baud: int | None,
-                    before: str, wait_repl: bool) -> PortOutcome:
-    try:
-        result = flash_firmware(get_board(board_id), firmware, port, erase=erase, baud=baud, before=before,
-                                wait_repl=wait_repl)
-    except FabnodeError as exc:
-        return PortOutcome(port, error=str(exc), hint=exc.hint)
-    return PortOutcome(port, result=result)
+def _flash_in_child(port: str, board_id: str, firmware: Firmware, erase: bool, baud: int | None,
+                    before: str, wait_repl: bool) -> FlashResult:
+    return flash_firmware(get_board(board_id), firmware, port, erase=erase, baud=baud, before=before,
+                          wait_repl=wait_repl)
 
 
 def ports_for_all(board: Board, ports: tuple[str, ...] | list[str]) -> list[str]:
@@ -385,9 +362,6 @@ def ports_for_all(board: Board, ports: tuple[str, ...] | list[str]) -> list[str]
 
 
 def flash_all(board: Board, firmware: Firmware, ports: list[str], *, erase: bool = False, baud: int | None = None,
-              before: str = "default-reset", wait_repl: bool = True) -> list[PortOutcome]:
+              before: str = "default-reset", wait_repl: bool = True) -> list[PortOutcome[FlashResult]]:
     """Flash every port in parallel, one process each (esptool's logger is per process); failures don't stop others."""
-    with ProcessPoolExecutor(max_workers=len(ports), mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_flash_in_child, board.id, firmware, port, erase, baud, before, wait_repl)
-                   for port in ports]
-        return [future.result() for future in futures]
+    return in_processes(_flash_in_child, ports, board.id, firmware, erase, baud, before, wait_repl)

@@ -13,6 +13,7 @@ from fabnode.cli.options import baud_option, json_option, ports_option
 from fabnode.errors import FabnodeError, UsageError
 from fabnode.models.package import check_board, load_package
 from fabnode.output import Progress, emit_json, table
+from fabnode.perport import PortOutcome
 
 
 class _ProgressBars:
@@ -123,7 +124,8 @@ def flash(board_id: str, ports: tuple[str, ...], firmware: Path | None, model_pa
                f"app {summary['app']}, model {summary['model']} ({phases})")
 
 
-def _report_all(outcomes: list[flashing.PortOutcome] | list[bringup.PortOutcome], as_json: bool) -> None:
+def _report_all(outcomes: list[PortOutcome[flashing.FlashResult]] | list[PortOutcome[bringup.BringUpResult]],
+                as_json: bool) -> None:
     failed = [o for o in outcomes if not o.ok]
     if as_json:
         emit_json({"event": "result", "ok": not failed, "ports": [o.to_json() for o in outcomes]})
@@ -133,7 +135,7 @@ def _report_all(outcomes: list[flashing.PortOutcome] | list[bringup.PortOutcome]
         raise FabnodeError(f"{len(failed)} of {len(outcomes)} nodes failed to flash")
 
 
-def _row(outcome: flashing.PortOutcome | bringup.PortOutcome) -> dict[str, str]:
+def _row(outcome: PortOutcome[flashing.FlashResult] | PortOutcome[bringup.BringUpResult]) -> dict[str, str]:
     if outcome.result is None:
         detail = f"{outcome.error} ({outcome.hint})" if outcome.hint else str(outcome.error)
         return {"port": outcome.port, "result": "FAILED", "detail": detail}
