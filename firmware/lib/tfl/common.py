@@ -167,6 +167,25 @@ def multiply_by_split_multiplier(x: int, multiplier_high: int, multiplier_low: i
     negative = x < 0
     if negative:
         x = -x
+    if multiplier_high >> 15 == 1 and x < 0x40000000:
+        # Common case, multiplier in [2**30, 2**31) and |x| < 2**30: with b = 2**30 + b',
+        # x * b = x * 2**30 + x * b', and only x * b' (15-bit limbs) needs splitting.
+        a0 = x & 0x7FFF
+        a1 = x >> 15
+        b1 = multiplier_high & 0x7FFF
+        s1 = a1 * multiplier_low
+        s2 = a0 * b1
+        # Low limbs plus the nudge, in units of 2**15 (2**30 - 1 for a negative product).
+        low = ((a0 * multiplier_low - 1) >> 15) + 0x8000 if negative else ((a0 * multiplier_low) >> 15) + 0x8000
+        carry = (s1 >> 15) + (s2 >> 15) + (((s1 & 0x7FFF) + (s2 & 0x7FFF) + low) >> 15)
+        high = (x + a1 * b1 + carry) >> 1
+        if negative:
+            high = -high
+        if shift == 0:
+            return high
+        mask = (1 << -shift) - 1
+        threshold = (mask >> 1) + (1 if high < 0 else 0)
+        return (high >> -shift) + (1 if high & mask > threshold else 0)
     a0 = x & 0x7FFF
     a1 = (x >> 15) & 0x7FFF
     a2 = x >> 30
