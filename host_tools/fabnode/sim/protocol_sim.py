@@ -63,11 +63,12 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         self.is_open = False
 
     def _live_node(self) -> VirtualNode:
-        if not self.is_open or self.node is None:
+        node = self.node  # once: another thread may close the port meanwhile
+        if not self.is_open or node is None:
             raise serial.PortNotOpenError()
-        if not self.node.port_present():
+        if not node.port_present():
             raise serial.SerialException(DISCONNECTED)
-        return self.node
+        return node
 
     def _reconfigure_port(self) -> None:
         if self.node is not None:
