@@ -71,12 +71,14 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
         return node
 
     def _reconfigure_port(self) -> None:
-        if self.node is not None:
-            self.node.baudrate = self._baudrate
+        node = self.node
+        if node is not None:
+            node.baudrate = self._baudrate
 
     def _update_dtr_state(self) -> None:
-        if self.node is not None:
-            self.node.set_lines(self._dtr_state, self._rts_state)
+        node = self.node
+        if node is not None:
+            node.set_lines(self._dtr_state, self._rts_state)
 
     def _update_rts_state(self) -> None:
         self._update_dtr_state()
