@@ -147,7 +147,9 @@ class ConsoleView:
         if event.type == "alarm":
             return self._alarm(item, node, payload)
         if event.type == "score" and isinstance(payload.get("max"), int | float):
-            over = f", {payload['over']} over {payload.get('threshold')}" if "over" in payload else ""
+            threshold = payload.get("threshold")
+            limit = f"{threshold:.3f}" if isinstance(threshold, float) else str(threshold)
+            over = f", {payload['over']} over {limit}" if "over" in payload else ""
             return f"{node} score  max {payload['max']:.3f} in {payload.get('windows', '?')} windows{over}"
         if event.type in ("error", "log") and (event.type == "error" or payload.get("level") == "error"):
             return self._style(f"{node} {event.type}  {neutralize(_compact(payload))}", fg="red")

@@ -14,6 +14,7 @@ from fabnode import __version__
 from fabnode.cli import boards as boards_cmd
 from fabnode.cli import collect as collect_cmd
 from fabnode.cli import convert as convert_cmd
+from fabnode.cli import demo as demo_cmd
 from fabnode.cli import deploy as deploy_cmd
 from fabnode.cli import diag as diag_cmd
 from fabnode.cli import evaluate as evaluate_cmd
@@ -58,6 +59,7 @@ cli.add_command(model_cmd.model_group)
 cli.add_command(flash_cmd.flash)
 cli.add_command(sim_cmd.sim)
 cli.add_command(deploy_cmd.deploy)
+cli.add_command(demo_cmd.demo)
 cli.add_command(diag_cmd.diag)
 
 
