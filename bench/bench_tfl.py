@@ -35,7 +35,9 @@ for name, invokes in {plan!r}:
     del m
     gc.collect()
     before = gc.mem_alloc()
+    start = time.ticks_us()
     m = tfl.Model.load("/m/" + name + ".tflite")
+    load_ms = time.ticks_diff(time.ticks_us(), start) / 1000
     gc.collect()
     heap = gc.mem_alloc() - before
     m.invoke()
@@ -46,7 +48,7 @@ for name, invokes in {plan!r}:
             m.invoke()
         elapsed = time.ticks_diff(time.ticks_us(), start) / invokes
         best = elapsed if best is None or elapsed < best else best
-    print(name, best, heap, m.arena_bytes)
+    print(name, best, heap, m.arena_bytes, load_ms)
 """
 
 
@@ -98,21 +100,23 @@ def main() -> None:
     result = run_micropython(MICROPYTHON.format(plan=plan, repeat=args.repeat), files, timeout=600)
     rows = []
     for line in result.stdout.splitlines():
-        name, us, heap, arena = line.split()
+        name, us, heap, arena, load_ms = line.split()
         path = MODELS / f"{name}.tflite"
         reference = tflm_us(path, args.repeat, 2000)
         rows.append({"model": BENCHMARKS[name], "macs": macs(path), "tfl_us": float(us), "heap_bytes": int(heap),
-                     "arena_bytes": int(arena), "model_bytes": path.stat().st_size, "tflm_us": reference,
+                     "arena_bytes": int(arena), "model_bytes": path.stat().st_size, "load_ms": float(load_ms),
+                     "tflm_us": reference,
                      "ratio": float(us) / reference})
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print("| model | MACs | tfl µs/invoke (MicroPython WASM) | ns/MAC | model file bytes | arena bytes "
-          "| heap allocated by load (upper bound) | TFLM µs/invoke | tfl / TFLM |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| heap allocated by load (upper bound) | load ms | TFLM µs/invoke | tfl / TFLM |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['model']} | {r['macs']} | {r['tfl_us']:.0f} | {1000 * r['tfl_us'] / r['macs']:.0f} "
-              f"| {r['model_bytes']} | {r['arena_bytes']} | {r['heap_bytes']} | {r['tflm_us']:.1f} "
+              f"| {r['model_bytes']} | {r['arena_bytes']} | {r['heap_bytes']} | {r['load_ms']:.0f} "
+              f"| {r['tflm_us']:.1f} "
               f"| {r['ratio']:.0f}x |")
 
 
