@@ -129,7 +129,7 @@ def _load_and_run(data: bytes) -> None:
         model = tfl.Model(data)
     except tfl.ModelError:
         return
-    model.invoke(bytes(len(model.input_buffer())))
+    model.invoke()
 
 
 mutation = st.tuples(st.sampled_from(FUZZ_MODELS),
