@@ -63,7 +63,9 @@ def prepare_strided_slice(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
             if stop < 0:
                 stop += size
             stop = _clamp(stop, 0, size) if step > 0 else _clamp(stop, -1, size - 1)
-        ranges.append(range(start, stop, step))
+        span = range(start, stop, step)
+        check(all(0 <= i < size for i in span), op, f"the slice leaves axis {axis} of size {size}")
+        ranges.append(span)
     index = [0]
     for axis in range(rank):
         stride = 1
