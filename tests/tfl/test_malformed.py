@@ -160,6 +160,37 @@ def test_fuzzed_words(name, position, value):
     _load_and_run(bytes(data))
 
 
+ALL_MODELS = {path.stem: path.read_bytes() for path in sorted(DATA.glob("*.tflite"))}
+edit = st.tuples(st.sampled_from(["operator tensor", "option byte", "shape dimension"]), st.integers(0, 1 << 16),
+                 st.integers(0, 1 << 16), st.sampled_from([-1, 0, 1, 2, 3, 7, 64, 1000, 0x7F, 0xFF]))
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(ALL_MODELS)), st.lists(edit, min_size=1, max_size=3))
+def test_structurally_edited_models(name, edits):
+    """Valid flatbuffers with inconsistent content: operators wired to other tensors, option
+    fields and tensor shapes changed. Every such model loads and runs, or raises ModelError."""
+    layout = Layout(ALL_MODELS[name])
+    for kind, pick, slot, value in edits:
+        op = layout.operators[pick % len(layout.operators)]
+        if kind == "operator tensor":
+            start, count = layout.vector(op, 1 + pick % 2)
+            if count:
+                layout.set_i32(start + 4 * (slot % count), value % (len(layout.tensors) + 1) - 1)
+        elif kind == "option byte":
+            options = layout.fb.table(op, 4, "options")
+            vtable = options - layout.fb.i32(options) if options else 0
+            fields = (layout.fb.u16(vtable) - 4) // 2 if options else 0
+            offset = layout.fb.u16(vtable + 4 + 2 * (slot % fields)) if fields else 0
+            if offset:
+                layout.data[options + offset] = value & 0xFF
+        else:
+            start, count = layout.vector(layout.tensors[pick % len(layout.tensors)], 0)
+            if count:
+                layout.set_i32(start + 4 * (slot % count), value)
+    _load_and_run(bytes(layout.data))
+
+
 @pytest.mark.micropython
 def test_micropython_raises_model_error(micropython):
     data = MODELS["dense_autoencoder"]
