@@ -5,6 +5,7 @@ under ``/.sim/`` uses ``sim_time_us`` and ``hard_reset``. Runs under MicroPython
 """
 
 import sys
+import time as _host_time
 from time import time_ns
 
 import _vnode_host
@@ -13,6 +14,13 @@ _EMPTY = b""
 _power_on_ns = 0
 _speed = 1
 _sim_ns = {}
+# The simulated CPU computes instantly: while the app's tick runs, simulated time stands still, and
+# the wall time it took is left out of the clock. A real ESP32 drains its sensor FIFO from the
+# watermark interrupt in the middle of a computation; this single-threaded bridge can only service
+# interrupts between ticks, so without this a 32-sample FIFO would overrun during every window.
+_busy_ns = 0
+_tick_started_ns = None
+_slept_ns = 0  # simulated time that passed in sleeps inside ticks
 
 
 def run(tick):
@@ -20,8 +28,14 @@ def run(tick):
     service = _hardware_service()
 
     def step():
-        service()  # pin interrupts, timers and the watchdog of the simulated hardware
-        tick()
+        global _busy_ns, _tick_started_ns
+        _tick_started_ns = time_ns()
+        try:
+            service()  # pin interrupts, timers and the watchdog of the simulated hardware
+            tick()
+        finally:
+            _busy_ns += time_ns() - _tick_started_ns
+            _tick_started_ns = None
 
     _vnode_host.run(step)
 
@@ -46,8 +60,18 @@ def console_read():
 
 
 def sim_time_us():
-    """Simulated microseconds since power-on: real time multiplied by the node's speed."""
-    return (time_ns() - _power_on_ns) * _speed // 1000
+    """Simulated microseconds since power-on: real time outside the app's ticks, times the node's speed."""
+    now = time_ns() if _tick_started_ns is None else _tick_started_ns
+    return ((now - _power_on_ns - _busy_ns) * _speed + _slept_ns) // 1000
+
+
+def sleep_us(us):
+    """``time.sleep_us`` on the node: inside a tick simulated time passes at once, else real time."""
+    global _slept_ns
+    if _tick_started_ns is None:
+        _host_time.sleep_us(us)
+    else:
+        _slept_ns += us * 1000
 
 
 def hard_reset(cause="soft"):
@@ -57,9 +81,14 @@ def hard_reset(cause="soft"):
 
 
 def _power_on(power_on_ns, speed):
-    global _power_on_ns, _speed
+    global _power_on_ns, _speed, _busy_ns, _slept_ns
     _power_on_ns = power_on_ns
     _speed = speed
+    _busy_ns = 0
+    _slept_ns = 0
+    import nodetime
+
+    sys.modules["time"] = nodetime  # the node's ticks follow the simulated clock
     _list_like_littlefs()
 
 
