@@ -114,8 +114,9 @@ def _soft_reset():
     for name in list(sys.modules):
         if not getattr(sys.modules[name], "__file__", "").startswith("/.sim/"):
             del sys.modules[name]
-    import __main__
     import gc
+
+    import __main__
 
     for key in list(__main__.__dict__):
         if key != "__name__":
