@@ -66,3 +66,29 @@ def test_firmware_telemetry_commands_and_faults_seen_by_the_host() -> None:
         events = telemetry.until(lambda event: isinstance(event, Corrupt))
         node.set_line_noise()
         assert telemetry.decoder.stats.corrupt >= 1 and events
+
+
+def test_sensor_faults_are_observed_by_the_firmware_and_surface_in_telemetry() -> None:
+    deploy_firmware("fw2")
+    with console("sim://fw2") as con:
+        node: VirtualNode = con.port.node
+        telemetry = Telemetry(con.port)
+        status = telemetry.until(is_record("status"))[-1]
+        overruns = status.payload["overruns"]  # type: ignore[attr-defined]
+
+        node.sensor_fault("unplugged", role="vibration")  # I2C NACKs: the driver's reads fail
+        error = telemetry.until(is_record("error"))[-1]
+        assert error.payload["where"] == "sensor"  # type: ignore[attr-defined]
+        assert "sensor" in telemetry.until(is_record("status"))[-1].payload["faults"]  # type: ignore[attr-defined]
+        node.clear_sensor_faults()  # plugged back: retried every 5 s, recovery logged
+        recovered = telemetry.until(is_record("log"), timeout=30)[-1]
+        assert "answering again" in recovered.payload["msg"]  # type: ignore[attr-defined]
+
+        node.sensor_fault("overrun", ms=200)  # the firmware stalls: the FIFO overflows
+        later = telemetry.until(lambda e: is_record("status")(e) and e.payload["overruns"] > overruns)[-1]  # type: ignore[attr-defined,operator]
+        assert later.payload["overruns"] > overruns  # type: ignore[attr-defined]
+
+        node.sensor_fault("temp_ramp", c_per_min=900, limit_c=95)  # the machine overheats fast
+        alarm = telemetry.until(lambda e: is_record("alarm")(e) and e.payload["kind"] == "temperature",  # type: ignore[attr-defined,operator]
+                                timeout=40)[-1]
+        assert alarm.payload["event"] == "start" and alarm.payload["value"] > alarm.payload["limit"]  # type: ignore[attr-defined]
