@@ -70,3 +70,20 @@ def test_cli_json_result(home: Path) -> None:
     assert report["model"] is None and report["hello"]["model"] is None
     assert report["hello"]["node"] == "line-b" and report["deploy"]["app_version"] == app_version()
     assert report["flash"]["written"] is True
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_all_brings_up_every_node_and_one_failure_does_not_stop_the_others(home: Path) -> None:
+    create_node("bench-1", "esp32-devkitc", blank=True)
+    create_node("bench-s3", "esp32s3-devkitc", blank=True)  # an S3 board on the ESP32 bench
+    run = CliRunner().invoke(cli, ["flash", "--board", "esp32-devkitc", "--all", "--no-model", "--json",
+                                   "-b", str(FAST_BAUD), "-p", "sim://bench-1", "-p", "sim://bench-s3"])
+    assert run.exit_code == 1
+    report = json.loads(run.output.splitlines()[-1])
+    by_port = {entry["port"]: entry for entry in report["ports"]}
+    good = by_port["sim://bench-1"]
+    assert good["ok"] and good["result"]["hello"]["fw"] == app_version()
+    assert good["result"]["deploy"]["written"]
+    assert set(good["result"]["phases"]) == {"flash", "deploy", "model", "hello"}
+    assert not by_port["sim://bench-s3"]["ok"] and "ESP32-S3" in by_port["sim://bench-s3"]["error"]
