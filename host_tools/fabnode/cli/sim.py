@@ -18,7 +18,7 @@ from fabnode.sim.node import create_node
 from fabnode.sim.serve import NodeServer
 
 LINE_FAULTS = ("noise", "usb-disconnect", "power-loss", "brownout")
-SENSOR_FAULTS = ("unplugged", "nack", "overrun", "bearing", "temp-ramp")
+SENSOR_FAULTS = ("unplugged", "nack", "stuck", "wrong-id", "overrun", "bearing", "temp-ramp")
 
 
 @click.group("sim")
@@ -145,7 +145,8 @@ def serve_cmd(name: str, host: str, socket_port: int, no_socket: bool, rfc2217_p
 @click.option("--seed", type=int, help="noise: random seed, for repeatable corruption.")
 @click.option("--resets", type=int, default=5, show_default=True, help="brownout: how many resets.")
 @click.option("--period", type=float, default=0.5, show_default=True, help="brownout: seconds between resets.")
-@click.option("--role", default="vibration", show_default=True, help="unplugged/nack: which sensor.")
+@click.option("--role", default="vibration", show_default=True,
+              help="unplugged/nack/stuck/wrong-id: which sensor (vibration or temperature).")
 @click.option("--count", type=int, default=1, show_default=True, help="nack: how many transactions fail.")
 @click.option("--ms", type=float, default=100.0, show_default=True, help="overrun: how long the firmware stalls.")
 @click.option("--after", type=float, default=0.0, help="bearing/temp-ramp: simulated seconds until onset.")
@@ -159,7 +160,13 @@ def fault_cmd(name: str, kind: str, seconds: float, bit_flip_rate: float, drop_r
     usb-disconnect  the port disappears for --seconds; the bus-powered node is off meanwhile
     power-loss      power cut now (even mid file write), back after --seconds
     brownout        --resets brown-out resets, --period seconds apart
-    unplugged, nack, overrun, bearing, temp-ramp   sensor faults of the simulated hardware
+    unplugged       the sensor is gone (I2C NACKs, SPI reads 0xFF, no 1-Wire presence)
+    nack            the next --count I2C transactions to the sensor are NACKed
+    stuck           the sensor holds SDA low: every transaction on its bus times out
+    wrong-id        another part answers in the sensor's place (a different ID register)
+    overrun         the firmware stalls for --ms: the sensor FIFO overflows
+    bearing         the vibration switches to its bearing-fault signal after --after s
+    temp-ramp       the machine heats at --c-per-min from --after s on
     clear           clear the sensor faults
     """
     if kind == "noise":
@@ -178,6 +185,8 @@ def fault_cmd(name: str, kind: str, seconds: float, bit_flip_rate: float, drop_r
         sensor_params: dict[str, dict[str, Any]] = {
             "unplugged": {"role": role},
             "nack": {"role": role, "count": count},
+            "stuck": {"role": role},
+            "wrong-id": {"role": role},
             "overrun": {"ms": ms},
             "bearing": {"after_s": after},
             "temp-ramp": {"after_s": after, "c_per_min": c_per_min},

@@ -47,8 +47,8 @@ BROWNOUT_MESSAGE = "\r\nBrownout detector was triggered\r\n\r\n"
 # The ROM's reset line per reset cause (the cause names simhw.CAUSES uses): (ESP32, ESP32-S3/C3)
 RESET_LINES = {
     "power_on": ("rst:0x1 (POWERON_RESET)", "rst:0x1 (POWERON)"),
-    "hard": ("rst:0xc (SW_CPU_RESET)", "rst:0x3 (RTC_SW_SYS_RST)"),  # machine.reset()
-    "soft": ("rst:0xc (SW_CPU_RESET)", "rst:0x3 (RTC_SW_SYS_RST)"),
+    "hard": ("rst:0xc (SW_CPU_RESET)", "rst:0x3 (RTC_SW_SYS_RST)"),
+    "soft": ("rst:0xc (SW_CPU_RESET)", "rst:0x3 (RTC_SW_SYS_RST)"),  # machine.reset(): esp_restart
     "wdt": ("rst:0x7 (TG0WDT_SYS_RESET)", "rst:0x7 (TG0WDT_SYS_RST)"),
     "deepsleep": ("rst:0x5 (DEEPSLEEP_RESET)", "rst:0x5 (DSLEEP)"),
     "brownout": ("rst:0xf (RTCWDT_BROWN_OUT_RESET)", "rst:0xf (BROWN_OUT_RST)"),

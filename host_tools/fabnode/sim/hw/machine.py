@@ -39,8 +39,8 @@ def reset_cause():
 
 
 def reset():
-    """Hard-reset the node; does not return."""
-    simhw.reset("hard")
+    """Reset the chip; does not return. The ESP32 port then reports SOFT_RESET (esp_restart)."""
+    simhw.reset("soft")
 
 
 def deepsleep(time_ms=0):
