@@ -5,21 +5,29 @@ inference (``monitor.anomaly`` with ``tfl``) and the k-of-n alarm (``monitor.ala
 node's own code, so a window scores here exactly as the node scores it. Window ``i`` covers
 samples ``[i * hop, i * hop + window)`` at the sensor rate; its time ``t`` is when it is complete,
 ``(i * hop + window) / rate_hz`` seconds from the start of the recording.
+
+With a ``SensorPath`` the recording is first measured by a board's vibration sensor as a virtual
+node replaying it measures it (``fabnode.sim.measure``: the signal file's fixed point, the sensor's
+counts, the firmware's conversion to g), so the windows are sample for sample the node's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from fabnode.boards import Board
+from fabnode.errors import FabnodeError
 from fabnode.models import runtimes, training
 from fabnode.models.package import ModelPackage, alarm_state
 from fabnode.recordings import Recording, load_recording
+
+AXIS_NAMES = "xyz"
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,23 @@ class RecordingScores:
                 "alarms": sum(1 for event in self.events if event.state == "start")}
 
 
-def score_recording(package: ModelPackage, recording: Recording, name: str | None = None) -> RecordingScores:
-    """Run the node's pipeline over one recording."""
+@dataclass(frozen=True)
+class SensorPath:
+    """Score recordings as ``board``'s vibration sensor measures them in a virtual node replaying them.
+
+    ``level_g``: the RMS in g (about the mean, in the sensor's band) the recording is replayed at;
+    None takes its unit as g. A one-axis recording drives the model's channel, plus gravity on z.
+    """
+
+    board: Board
+    level_g: float | None = None
+
+
+def score_samples(package: ModelPackage, samples: NDArray[np.float32], name: str) -> RecordingScores:
+    """Run the node's pipeline over samples as the sampler delivers them: ``(n, axes)`` g at the model's rate."""
     spec = package.feature_spec
-    rows = training.feature_matrix(training.node_samples(recording, spec), spec)
-    scores = training.detector_scores(package.manifest, runtimes.load_tfl(package.model), rows).astype(np.float64)
+    rows = training.feature_matrix(samples, spec)
+    scores = training.node_scores(package.manifest, runtimes.load_tfl(package.model), rows)
     hop, window, rate = int(spec["hop"]), int(spec["window"]), float(spec["rate_hz"])
     times = (np.arange(len(rows)) * hop + window) / rate
     alarm = alarm_state(package.manifest["alarm"])
@@ -76,9 +96,35 @@ def score_recording(package: ModelPackage, recording: Recording, name: str | Non
         state = alarm.update(score > package.threshold)
         if state is not None:
             events.append(AlarmEvent(index, float(times[index]), state, score))
-    return RecordingScores(name or Path(recording.source).name, times, scores, package.threshold,
-                           recording.duration_s, events)
+    return RecordingScores(name, times, scores, package.threshold, len(samples) / rate, events)
 
 
-def score_files(package: ModelPackage, paths: Sequence[str | Path], rate: float | None = None) -> list[RecordingScores]:
-    return [score_recording(package, load_recording(path, rate)) for path in paths]
+def score_recording(package: ModelPackage, recording: Recording, name: str | None = None) -> RecordingScores:
+    """Run the node's pipeline over one recording."""
+    scores = score_samples(package, training.node_samples(recording, package.feature_spec),
+                           name or Path(recording.source).name)
+    return replace(scores, duration_s=recording.duration_s)
+
+
+def measured_samples(package: ModelPackage, path: str | Path, sensor: SensorPath,
+                     rate: float | None = None) -> NDArray[np.float32]:
+    """The recording at ``path`` as ``sensor`` measures it in a virtual node: ``(n, axes)`` g, one pass."""
+    from fabnode.sim import hardware, measure
+
+    spec = package.feature_spec
+    sensor_rate = hardware.vibration_rate_hz(sensor.board)
+    if not np.isclose(float(spec["rate_hz"]), sensor_rate):
+        raise FabnodeError(f"model {package.id} takes {spec['rate_hz']:g} Hz windows, but the "
+                           f"{sensor.board.id} sensor measures at {sensor_rate:g} Hz",
+                           hint="score with the board the model was made for")
+    channels = spec["channels"]
+    axis = AXIS_NAMES[channels[0]] if len(channels) == 1 else "z"
+    source = hardware.SignalSource(recording=str(path), recording_rate_hz=rate, level_g=sensor.level_g, axis=axis)
+    return measure.measure(sensor.board, source)
+
+
+def score_files(package: ModelPackage, paths: Sequence[str | Path], rate: float | None = None,
+                sensor: SensorPath | None = None) -> list[RecordingScores]:
+    if sensor is None:
+        return [score_recording(package, load_recording(path, rate)) for path in paths]
+    return [score_samples(package, measured_samples(package, path, sensor, rate), Path(path).name) for path in paths]

@@ -239,15 +239,20 @@ def train(recordings: list[Recording], spec: dict[str, Any], seed: int = 0, epoc
     return TrainedModel(spec, network, normalization, threshold, fit, holdout, sources)
 
 
-def detector_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[np.floating]) -> FloatArray:
-    """Scores of feature rows exactly as the node makes them (``monitor.anomaly`` with ``tfl``)."""
+def node_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Scores of feature rows exactly as the node makes them (``monitor.anomaly`` with ``tfl``), unrounded."""
     detector = _detector(manifest, model)
     vector = array("f", bytes(4 * detector.size))
     scores = []
     for row in np.asarray(features, np.float32):
         vector[:] = array("f", row.tobytes())
         scores.append(detector.score(vector))
-    return np.array(scores, np.float32)
+    return np.array(scores, np.float64)
+
+
+def detector_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[np.floating]) -> FloatArray:
+    """``node_scores`` in single precision (what thresholds are set on)."""
+    return node_scores(manifest, model, features).astype(np.float32)
 
 
 def build_package(trained: TrainedModel, board: Board, model_id: str, created: str | None = None,
