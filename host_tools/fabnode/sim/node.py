@@ -11,6 +11,7 @@ loss, brown-out loop) are injected here; sensor faults belong to the simulated h
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -20,6 +21,7 @@ import struct
 import subprocess
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +55,17 @@ RESET_LINES = {
     "deepsleep": ("rst:0x5 (DEEPSLEEP_RESET)", "rst:0x5 (DSLEEP)"),
     "brownout": ("rst:0xf (RTCWDT_BROWN_OUT_RESET)", "rst:0xf (BROWN_OUT_RST)"),
 }
+
+
+# Nodes a program left open are powered off before the interpreter shuts down: closing them from
+# pyserial's finalizer, after the bridge's reader threads are frozen, would deadlock on their pipes.
+_OPEN_NODES: weakref.WeakSet[VirtualNode] = weakref.WeakSet()
+
+
+@atexit.register
+def _power_off_open_nodes() -> None:
+    for node in list(_OPEN_NODES):
+        node.close()
 
 
 class Mode(Enum):
@@ -264,6 +277,7 @@ class VirtualNode:
     def open(self) -> None:
         """Take the node (busy for everyone else) and power it on."""
         self._lock_file.acquire()
+        _OPEN_NODES.add(self)
         try:
             self.flash = NorFlash(self.state.flash_path, self.board.flash_size)
             self._control = ControlServer(self)
@@ -274,6 +288,7 @@ class VirtualNode:
             raise
 
     def close(self) -> None:
+        _OPEN_NODES.discard(self)
         with self._lock:
             self._closed = True
             for timer in self._faults:
