@@ -23,6 +23,7 @@ from fabnode.boards import get_board
 from fabnode.errors import FabnodeError
 from fabnode.monitor import Monitor, PortEvent
 from fabnode.monitor_view import ConsoleView, EventFilter
+from fabnode.mpwasm import runtime_dir
 from fabnode.sim import hardware
 from fabnode.sim.node import VirtualNode, create_node
 from fabnode.sim.state import NodeState
@@ -71,6 +72,7 @@ def _render_machine(node_state: NodeState) -> str:
 def run_demo(out: TextIO, home: Path | None = None, color: bool = False) -> DemoResult:
     """Run the demo, writing what a technician would see to ``out``; FabnodeError if no alarm came."""
     started = time.monotonic()
+    runtime_dir()  # node and the MicroPython WebAssembly port first: a missing one is the first thing said
     board = get_board(BOARD_ID)
     port = f"sim://{NODE}"
     with _home(home):

@@ -7,6 +7,7 @@ virtual node. The npm package is pinned; fabnode installs it into its cache on f
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -37,6 +38,7 @@ class MicroPythonResult:
     returncode: int
 
 
+@functools.cache
 def node_executable() -> str:
     """Path of a ``node`` new enough for the WebAssembly port, or a clear error."""
     node = shutil.which("node")
@@ -58,6 +60,7 @@ def _package_dir(prefix: Path) -> Path:
 
 def runtime_dir() -> Path:
     """Directory of the pinned MicroPython WebAssembly package, installing it on first use."""
+    node_executable()  # without node the package is of no use: say so first
     candidates = []
     if "FABNODE_MPWASM_DIR" in os.environ:
         candidates.append(Path(os.environ["FABNODE_MPWASM_DIR"]))
@@ -67,7 +70,6 @@ def runtime_dir() -> Path:
     for prefix in candidates:
         if (_package_dir(prefix) / "micropython.mjs").is_file():
             return _package_dir(prefix)
-    node_executable()
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeMissingError("npm is not installed; fabnode needs it once to fetch MicroPython for WebAssembly")
