@@ -13,10 +13,11 @@ from fabnode.mpycross import compile_file
 from fabnode.resources import firmware_lib_dir
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tfl"
-# SOFTMAX is left out: its per-row reciprocal works on values near 2**31, beyond MicroPython's
-# small ints on 32-bit ports (docs/interpreter.md).
-INT8_MODELS = ["dense_autoencoder", "dense_per_channel", "depthwise", "dilated_depthwise", "flatten_dynamic_batch",
-               "conv2d_shapes", "relu_input", "reshape_relu"]
+# Every model with int8 input (a float32 input's QUANTIZE boxes each float); SOFTMAX is in
+# arithmetic, conv1d_cnn and unary_activations.
+INT8_MODELS = ["arithmetic", "conv1d_cnn", "conv2d_shapes", "dense_autoencoder", "dense_per_channel", "depthwise",
+               "dilated_depthwise", "flatten_dynamic_batch", "relu_input", "reshape_relu", "two_inputs_two_outputs",
+               "unary_activations"]
 
 
 @pytest.mark.micropython

@@ -177,8 +177,9 @@ def multiply_by_split_multiplier(x: int, multiplier_high: int, multiplier_low: i
         s2 = a0 * b1
         # Low limbs plus the nudge, in units of 2**15 (2**30 - 1 for a negative product).
         low = ((a0 * multiplier_low - 1) >> 15) + 0x8000 if negative else ((a0 * multiplier_low) >> 15) + 0x8000
-        carry = (s1 >> 15) + (s2 >> 15) + (((s1 & 0x7FFF) + (s2 & 0x7FFF) + low) >> 15)
-        high = (x + a1 * b1 + carry) >> 1
+        upper = a1 * b1 + (s1 >> 15) + (s2 >> 15) + (((s1 & 0x7FFF) + (s2 & 0x7FFF) + low) >> 15)
+        # (x + upper) >> 1 without forming x + upper, which reaches 2**30 for results near 2**29.
+        high = (x >> 1) + (upper >> 1) + (x & upper & 1)
         if negative:
             high = -high
         if shift == 0:
@@ -186,26 +187,42 @@ def multiply_by_split_multiplier(x: int, multiplier_high: int, multiplier_low: i
         mask = (1 << -shift) - 1
         threshold = (mask >> 1) + (1 if high < 0 else 0)
         return (high >> -shift) + (1 if high & mask > threshold else 0)
-    a0 = x & 0x7FFF
-    a1 = (x >> 15) & 0x7FFF
-    a2 = x >> 30
-    b0 = multiplier_low
-    b1 = multiplier_high & 0x7FFF
-    b2 = multiplier_high >> 15
+    return multiply_split_by_split(x >> 15, x & 0x7FFF, multiplier_high, multiplier_low, shift, negative)
+
+
+def multiply_split_by_split(a_high: int, a_low: int, b_high: int, b_low: int, shift: int, negative: bool) -> int:
+    """MultiplyByQuantizedMultiplier's rounding (SaturatingRoundingDoublingHighMul then
+    RoundingDivideByPOT(-shift), shift <= 0) of a * b, negated if ``negative``, for a, b in
+    [0, 2**31] both given split as (v >> 15, v & 0x7FFF).
+
+    The product is formed in 15-bit limbs; with shift <= -15 the rounding divide is folded into
+    its top limbs, so the high half itself (up to 2**31) is never formed and nothing leaves the
+    small-int range.
+    """
+    a1 = a_high & 0x7FFF
+    a2 = a_high >> 15
+    b1 = b_high & 0x7FFF
+    b2 = b_high >> 15
     # The nudge (2**30 for a positive product, 2**30 - 1 for the magnitude of a negative one,
     # since C division truncates toward zero) enters as limb digits.
     if negative:
-        t = a0 * b0 + 0x7FFF
-        t = (t >> 15) + a0 * b1 + 0x7FFF
+        t = a_low * b_low + 0x7FFF
+        t = (t >> 15) + a_low * b1 + 0x7FFF
         nudge2 = 0
     else:
-        t = a0 * b0
-        t = (t >> 15) + a0 * b1
+        t = a_low * b_low
+        t = (t >> 15) + a_low * b1
         nudge2 = 1
-    u = (t & 0x7FFF) + a1 * b0
+    u = (t & 0x7FFF) + a1 * b_low
     v = a1 * b1 + (t >> 15)
-    w = (v & 0x7FFF) + (u >> 15) + a0 * b2 + a2 * b0 + nudge2
-    high = ((w & 0x7FFF) >> 1) + (((v >> 15) + (w >> 15) + a1 * b2 + a2 * b1) << 14) + ((a2 * b2) << 29)
+    w = (v & 0x7FFF) + (u >> 15) + a_low * b2 + a2 * b_low + nudge2
+    # The magnitude of the high half is ((w & 0x7FFF) >> 1) + (upper << 14).
+    upper = (v >> 15) + (w >> 15) + a1 * b2 + a2 * b1 + ((a2 * b2) << 15)
+    if shift <= -15:
+        # RoundingDivideByPOT rounds magnitudes half up; (w & 0x7FFF) >> 1 < 2**14 cannot carry.
+        magnitude = (upper + (1 << (-shift - 15))) >> (-shift - 14)
+        return -magnitude if negative else magnitude
+    high = ((w & 0x7FFF) >> 1) + (upper << 14)
     if negative:
         high = -high
     if shift == 0:

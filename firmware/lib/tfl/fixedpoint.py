@@ -1,7 +1,7 @@
 """gemmlowp fixed-point math (fixedpoint.h) on raw int32 values, as TFLM's LOGISTIC, TANH and
 SOFTMAX use it. A FixedPoint<int32, I> is passed as its raw value; ``integer_bits`` is I."""
 
-from tfl.common import INT32_MAX, INT32_MIN, rounding_divide_by_pot, wrap_int32
+from tfl.common import INT32_MAX, INT32_MIN, multiply_by_split_multiplier, rounding_divide_by_pot, wrap_int32
 from tfl.common import saturating_rounding_doubling_high_mul as mul
 
 
@@ -18,12 +18,6 @@ def saturating_rounding_multiply_by_pot(x: int, exponent: int) -> int:
 
 def rescale(x: int, src_integer_bits: int, dst_integer_bits: int) -> int:
     return saturating_rounding_multiply_by_pot(x, src_integer_bits - dst_integer_bits)
-
-
-def rounding_half_sum(a: int, b: int) -> int:
-    """(a + b) / 2 rounded to nearest, in 64 bits, C truncating division."""
-    total = a + b + (1 if a + b >= 0 else -1)
-    return total // 2 if total >= 0 else -(-total // 2)
 
 
 def exp_on_interval_between_negative_one_quarter_and_0_excl(a: int) -> int:
@@ -63,22 +57,32 @@ def exp_on_negative_values(a: int, integer_bits: int) -> int:
     return result
 
 
-def _newton_reciprocal(a: int) -> int:
-    """x ~= 1 / half_denominator in Q2.29, half_denominator = (1 + a) / 2, a in Q0.31."""
-    half_denominator = rounding_half_sum(a, INT32_MAX)
-    x = wrap_int32(1515870810 + mul(half_denominator, -1010580540))  # 48/17 - 32/17 * d
+def reciprocal_excess(half_a: int) -> int:
+    """Newton-Raphson's x ~= 1 / half_denominator (Q2.29) minus 1, i.e. raw x - 2**29, where
+    half_denominator = RoundingHalfSum(a, 1) for a in [0, 1) in Q0.31, given as half_a = a >> 1.
+
+    half_denominator's raw value, 2**30 + half_a, lies beyond MicroPython's small ints on 32-bit
+    ports, so it is used as a split multiplier; x stays below 2**30 except after the last step,
+    where it reaches 2**30 for a = 0, hence the excess. Nothing leaves the small-int range (and no
+    int32 wrap-around is reachable), so SOFTMAX's per-row reciprocal allocates nothing.
+    """
+    high = (1 << 15) + (half_a >> 15)
+    low = half_a & 0x7FFF
+    # x = 48/17 - 32/17 * half_denominator; 978999898 = 1515870810 - 2**29.
+    excess = multiply_by_split_multiplier(-1010580540, high, low, 0) + 978999898
     for _ in range(3):
-        one_minus_half_denominator_times_x = wrap_int32((1 << 29) - mul(half_denominator, x))
-        x = wrap_int32(x + rescale(mul(x, one_minus_half_denominator_times_x), 4, 2))
-    return x
+        x = excess + (1 << 29)
+        one_minus_half_denominator_times_x = (1 << 29) - multiply_by_split_multiplier(x, high, low, 0)
+        excess += rescale(mul(x, one_minus_half_denominator_times_x), 4, 2)
+    return excess
 
 
 def one_over_one_plus_x_for_x_in_0_1(a: int) -> int:
-    return rescale(_newton_reciprocal(a), 1, 0)
+    return rescale(reciprocal_excess(a >> 1) + (1 << 29), 1, 0)
 
 
 def one_minus_x_over_one_plus_x_for_x_in_0_1(a: int) -> int:
-    return rescale(wrap_int32(_newton_reciprocal(a) - (1 << 29)), 2, 0)
+    return rescale(reciprocal_excess(a >> 1), 2, 0)
 
 
 def logistic(a: int, integer_bits: int) -> int:

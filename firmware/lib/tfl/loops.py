@@ -8,11 +8,11 @@ from struct import pack_into, unpack_from
 
 from tfl.common import (
     multiply_by_split_multiplier,
+    multiply_split_by_split,
     round_half_away,
-    rounding_divide_by_pot,
-    saturating_rounding_doubling_high_mul,
     to_float32,
 )
+from tfl.fixedpoint import reciprocal_excess
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -218,8 +218,12 @@ def _count_leading_zeros(x: int) -> int:
 
 
 def softmax(d: "Any") -> None:
-    """Per row: sum exp(x - max) in Q12.19, GetReciprocal, scale each exp to the int8 output."""
-    x, out, depth, max_negated, exps, accumulated, one_over_one_plus_x_for_x_in_0_1 = d
+    """Per row: sum exp(x - max) in Q12.19, GetReciprocal, scale each exp to the int8 output.
+
+    The reciprocal and the exp values lie in [2**30, 2**31): both are kept split into 15-bit
+    halves, so nothing is allocated.
+    """
+    x, out, depth, max_negated, exps_high, exps_low, accumulated = d
     for row in range(len(out) // depth):
         start = row * depth
         end = start + depth
@@ -232,16 +236,26 @@ def softmax(d: "Any") -> None:
             negated = top - x[i]
             if negated <= max_negated:
                 total += accumulated[negated]
-        # GetReciprocal(total, 12): total scaled to [1, 2) as 1 + s, then 1 / (1 + s).
+        # GetReciprocal(total, 12): total << headroom_plus_one is 1 + a in Q1.31, a in [0, 1),
+        # and 1 / (1 + a) in Q0.31 is 2**30 + 2 * reciprocal_excess(a >> 1), saturated.
+        # A total of 2**30 or more (a row of over 2047 values) is a big int anyway.
         headroom_plus_one = _count_leading_zeros(total)
+        half_a = (((total << (headroom_plus_one - 2)) - (1 << 29)) << 1 if headroom_plus_one >= 2
+                  else total - (1 << 30))
+        excess = reciprocal_excess(half_a)
+        if excess < 1 << 29:
+            scale_high = (1 << 15) + (excess >> 14)
+            scale_low = (excess << 1) & 0x7FFF
+        else:
+            scale_high = 0xFFFF
+            scale_low = 0x7FFF
         num_bits_over_unit = 12 - headroom_plus_one
-        shifted_scale = one_over_one_plus_x_for_x_in_0_1((total << headroom_plus_one) - (1 << 31))
-        exponent = num_bits_over_unit + 31 - 8
+        shift = -(num_bits_over_unit + 31 - 8)
         for i in range(start, end):
             negated = top - x[i]
             if negated <= max_negated:
-                v = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted_scale, exps[negated]),
-                                           exponent) - 128
+                v = multiply_split_by_split(scale_high, scale_low, exps_high[negated], exps_low[negated], shift,
+                                            False) - 128
                 out[i] = -128 if v < -128 else 127 if v > 127 else v
             else:
                 out[i] = -128

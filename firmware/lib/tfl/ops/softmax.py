@@ -1,7 +1,9 @@
 """SOFTMAX int8 -> int8 (TFLM reference_ops::Softmax with gemmlowp fixed point).
 
 exp() of a difference to the row maximum depends on one of 256 differences, so both forms
-the kernel needs (Q0.31, and Q12.19 for the sum) are tabulated at prepare time.
+the kernel needs (Q0.31, and Q12.19 for the sum) are tabulated at prepare time. The Q0.31 values
+reach 2**31 - 1, beyond MicroPython's small ints on 32-bit ports: they are stored split into
+15-bit halves, as requantization multipliers are (``tfl.common.multiply_split_by_split``).
 """
 
 from array import array
@@ -39,15 +41,16 @@ def prepare(g: "Graph", op: "Operator") -> "tuple[Any, Any]":
     multiplier, left_shift = quantize_multiplier(real)
     check(left_shift >= 0, op, "input scale times beta is too small")
     diff_min = -(((1 << _SCALED_DIFF_INTEGER_BITS) - 1) << (31 - _SCALED_DIFF_INTEGER_BITS) >> left_shift)
-    exps = array("i", bytes(4 * 256))
+    exps_high = array("H", bytes(2 * 256))
+    exps_low = array("H", bytes(2 * 256))
     accumulated = array("i", bytes(4 * 256))
     # Indexed by -(x - max_in_row), 0..255; differences below diff_min contribute nothing.
     for negated in range(256):
         if -negated >= diff_min:
             rescaled = saturating_rounding_doubling_high_mul(wrap_int32(-negated << left_shift), multiplier)
             e = fixedpoint.exp_on_negative_values(rescaled, _SCALED_DIFF_INTEGER_BITS)
-            exps[negated] = e
+            exps_high[negated] = e >> 15
+            exps_low[negated] = e & 0x7FFF
             accumulated[negated] = fixedpoint.rescale(e, 0, _ACCUMULATION_INTEGER_BITS)
     depth = input_t.shape[-1]
-    return loops.softmax, (g.storage[x], g.storage[y], depth, -diff_min, exps, accumulated,
-                           fixedpoint.one_over_one_plus_x_for_x_in_0_1)
+    return loops.softmax, (g.storage[x], g.storage[y], depth, -diff_min, exps_high, exps_low, accumulated)
