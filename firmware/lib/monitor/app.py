@@ -92,13 +92,16 @@ class App:
                 self.telemetry.error(what, msg, self._fault_counts[what])
         self._early = []
         self.watchdog = hal.watchdog(self.cfg.watchdog_ms)
+        # Last: from here on the FIFO fills (10 ms for an ADXL345 at 3200 Hz) and the first tick drains
+        # it, so no sample is lost while the model loads and the first window starts at the first sample.
+        self._measure()
 
-    def _open_sensor(self) -> None:
-        """Open (once: then self-test) or re-check the vibration sensor and start its FIFO."""
+    def _open_sensor(self) -> bool:
+        """Open (once: then self-test) or re-check the vibration sensor; ``_measure`` then starts it."""
         spec = self.cfg.vibration
         if spec is None:
             self._fail("sensor", "the board file has no vibration sensor")
-            return
+            return False
         if self.sampler is not None:
             self.sampler.hold()
         try:
@@ -109,9 +112,24 @@ class App:
                     self.sensor_selftest = "pass" if passed else "fail"
             else:
                 self.sensor.check()
-            self.sensor.start(self.sensor.FIFO_FRAMES // 2)
         except (OSError, ValueError) as exc:
             self._fail("sensor", f"{spec['type']}: {exc}")
+            return False
+        finally:
+            if self.sampler is not None:
+                self.sampler.release()
+        return True
+
+    def _measure(self) -> None:
+        """Start the open sensor's FIFO and its drain (watermark interrupt or timer)."""
+        if self.sensor is None:
+            return
+        if self.sampler is not None:
+            self.sampler.hold()
+        try:
+            self.sensor.start(self.sensor.FIFO_FRAMES // 2)
+        except (OSError, ValueError) as exc:
+            self._fail("sensor", f"{self.cfg.vibration['type']}: {exc}")
             return
         finally:
             if self.sampler is not None:
@@ -120,7 +138,7 @@ class App:
             self.sampler.sensor = self.sensor
         if self.faults["sensor"] is not None:
             self.faults["sensor"] = None
-            self.telemetry.log("info", f"{spec['type']} is answering again")
+            self.telemetry.log("info", f"{self.cfg.vibration['type']} is answering again")
         if self._fifo_irq is None:
             pin = self.cfg.board["pins"].get("sensor_int")
             if self.sensor.HAS_WATERMARK and pin is not None:
@@ -188,7 +206,8 @@ class App:
         if sampler is None or self.faults["sensor"] is not None:
             if hal.ticks_diff(now, self._sensor_retry) >= 0:
                 self._sensor_retry = hal.ticks_add(now, SENSOR_RETRY_MS)
-                self._open_sensor()
+                if self._open_sensor():
+                    self._measure()
                 if self.sampler is None and self.sensor is not None:
                     self.sampler = Sampler(self.sensor, self.spec["window"], self.spec["hop"])
         else:
@@ -396,7 +415,7 @@ class App:
             self.telemetry.send("raw", {
                 "kind": "features", "dtype": "<f4", "shape": [len(self.features)],
                 "window": sampler.windows, "rate_hz": self.spec["rate_hz"],
-                "data": telemetry.b64(self.features)})
+                "score": telemetry.finite(self.score, None), "data": telemetry.b64(self.features)})
             return
         count = sampler.window if self.stream_fresh else sampler.hop
         first = sampler.window - count

@@ -21,11 +21,11 @@ def encode(kind: str, node_id: str, seq: int, ticks_ms: int, payload: "dict[str,
     return data + b"|%08x\r\n" % (crc32(data) & 0xFFFFFFFF)
 
 
-def finite(value: "float | None", digits: int = 4) -> "float | None":
-    """``value`` rounded for a payload, or None for NaN/inf (JSON has no spelling for them)."""
+def finite(value: "float | None", digits: "int | None" = 4) -> "float | None":
+    """``value`` rounded to ``digits`` (None: exact) for a payload, or None for NaN/inf (JSON has no spelling for them)."""
     if value is None or value != value or value in (float("inf"), float("-inf")):
         return None
-    return round(value, digits)
+    return value if digits is None else round(value, digits)
 
 
 def b64(data: "Any") -> str:

@@ -98,6 +98,7 @@ def check_stream_features_sends_each_vector():
     assert [b["window"] for b in blocks] == [1, 2, 3]
     assert blocks[0]["kind"] == "features" and blocks[0]["shape"] == [app.extractor.size]
     assert blocks[0]["dtype"] == "<f4"
+    assert blocks[-1]["score"] == app.score is not None  # the window's score, exact (not rounded)
     pipeline.feed(app, hal, counts, 0, 512, [(0, b"!stream off\n")])
     assert len(_records(hal, "raw")) == 3
 
