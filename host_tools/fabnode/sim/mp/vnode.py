@@ -21,22 +21,34 @@ _sim_ns = {}
 _busy_ns = 0
 _tick_started_ns = None
 _slept_ns = 0  # simulated time that passed in sleeps inside ticks
+# Nor is a host that stalls between two ticks (node.js descheduled on a loaded machine) the node
+# stalling: of a longer gap only this much passes, well inside the fill time of the shortest sensor
+# FIFO (an ADXL345 at 3200 Hz fills its 32 levels in 10 ms).
+_MAX_GAP_NS = 5000000
+_step_ended_ns = 0  # when the last tick ended (or the app was registered)
+_latest_ns = 0  # the latest simulated time handed out: taking a stall out never turns the clock back
 
 
 def run(tick):
     """Register the app's non-blocking step; the bridge calls it between console services."""
+    global _step_ended_ns
     service = _hardware_service()
 
     def step():
-        global _busy_ns, _tick_started_ns
+        global _busy_ns, _tick_started_ns, _step_ended_ns
         _tick_started_ns = time_ns()
+        stalled = _tick_started_ns - _step_ended_ns - _MAX_GAP_NS // _speed
+        if stalled > 0:
+            _busy_ns += stalled
         try:
             service()  # pin interrupts, timers and the watchdog of the simulated hardware
             tick()
         finally:
-            _busy_ns += time_ns() - _tick_started_ns
+            _step_ended_ns = time_ns()
+            _busy_ns += _step_ended_ns - _tick_started_ns
             _tick_started_ns = None
 
+    _step_ended_ns = time_ns()
     _vnode_host.run(step)
 
 
@@ -61,8 +73,13 @@ def console_read():
 
 def sim_time_us():
     """Simulated microseconds since power-on: real time outside the app's ticks, times the node's speed."""
+    global _latest_ns
     now = time_ns() if _tick_started_ns is None else _tick_started_ns
-    return ((now - _power_on_ns - _busy_ns) * _speed + _slept_ns) // 1000
+    sim_ns = (now - _power_on_ns - _busy_ns) * _speed + _slept_ns
+    if sim_ns < _latest_ns:
+        return _latest_ns // 1000
+    _latest_ns = sim_ns
+    return sim_ns // 1000
 
 
 def sleep_us(us):
@@ -81,11 +98,12 @@ def hard_reset(cause="soft"):
 
 
 def _power_on(power_on_ns, speed):
-    global _power_on_ns, _speed, _busy_ns, _slept_ns
+    global _power_on_ns, _speed, _busy_ns, _slept_ns, _latest_ns
     _power_on_ns = power_on_ns
     _speed = speed
     _busy_ns = 0
     _slept_ns = 0
+    _latest_ns = 0
     import nodetime
 
     sys.modules["time"] = nodetime  # the node's ticks follow the simulated clock
