@@ -1,12 +1,14 @@
 """Speed of ``fabnode score``: seconds of recording scored per second, on one core.
 
-    python bench/bench_score.py [--model models/bearing-hit-mfs-v1] [--data DIR] [--files N]
+    python bench/bench_score.py [--model models/bearing-hit-mfs-v1] [--data DIR] [--files N] [--board BOARD]
 
 Scores the bearing recordings (51.2 kHz, resampled to the board's 3200 Hz) with the node's
 pipeline exactly as ``fabnode score`` does, and reports the time of each stage: loading and
 resampling, features (``monitor.features`` under CPython), and int8 scoring (``monitor.anomaly``
 with ``tfl``) plus the k-of-n alarm. The target is at least 20x real time. Times are CPU seconds
 of this process (``time.process_time``), so other jobs on a shared machine do not inflate them.
+With ``--board``, also ``fabnode score --board BOARD --level-g 0.05`` end to end (the recordings
+measured through the board's simulated sensor first).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fabnode.boards import get_board
 from fabnode.models import runtimes, training
 from fabnode.models.package import alarm_state, load_package
-from fabnode.models.scoring import score_recording
+from fabnode.models.scoring import SensorPath, score_files, score_recording
 from fabnode.recordings import load_recording
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +33,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "bearing-hit-mfs-v1")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "bearing-hit-mfs")
     parser.add_argument("--files", type=int, default=6, help="How many recordings to score.")
+    parser.add_argument("--board", help="Also score as measured by this board's sensor (fabnode score --board).")
     args = parser.parse_args()
     package = load_package(args.model)
     spec = package.feature_spec
@@ -70,6 +74,12 @@ def main() -> None:
     print(f"score_recording end to end: {end_to_end:.3f} s -> {seconds / end_to_end:.1f}x real time "
           f"({1000 * end_to_end / windows:.2f} ms per window; real time allows "
           f"{1000 * spec['hop'] / spec['rate_hz']:.0f} ms)")
+    if args.board:
+        start = time.process_time()
+        score_files(package, paths, sensor=SensorPath(get_board(args.board), 0.05))
+        measured = time.process_time() - start
+        print(f"score --board {args.board} --level-g 0.05 end to end: {measured:.3f} s -> "
+              f"{seconds / measured:.1f}x real time")
     print(f"numpy {np.__version__}")
 
 
