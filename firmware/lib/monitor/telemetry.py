@@ -22,7 +22,7 @@ def encode(kind: str, node_id: str, seq: int, ticks_ms: int, payload: "dict[str,
 
 
 def finite(value: "float | None", digits: "int | None" = 4) -> "float | None":
-    """``value`` rounded to ``digits`` (None: exact) for a payload, or None for NaN/inf (JSON has no spelling for them)."""
+    """``value`` rounded to ``digits`` (None: exact) for a payload; None for NaN/inf (JSON cannot spell them)."""
     if value is None or value != value or value in (float("inf"), float("-inf")):
         return None
     return value if digits is None else round(value, digits)
