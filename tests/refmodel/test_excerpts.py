@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fabnode.boards import get_board
 from fabnode.models import package, training
 from fabnode.resources import models_dir
 from fabnode.sim import hardware, signals
+from fabnode.sim.measure import measure
 
 REPO = Path(__file__).resolve().parents[2]
 RATE_HZ = 3200.0
-LSB_G = 1 / 256  # ADXL345 full resolution
-DRIVER_SCALE_G = 0.0039  # what the firmware's driver multiplies counts by
 EXCERPTS = [hardware.HEALTHY_EXCERPT, *hardware.FAULT_EXCERPTS.values()]
 
 
@@ -49,11 +49,6 @@ def test_script_regenerates_the_shipped_excerpts(bearing_data, tmp_path):
         assert (tmp_path / name).read_bytes() == (hardware.EXCERPTS_DIR / name).read_bytes(), name
 
 
-def as_measured(frames: np.ndarray) -> np.ndarray:
-    """Signal-file frames (g, n x 3) as the node's ADXL345 driver reports them."""
-    return (np.floor(frames / LSB_G) * DRIVER_SCALE_G).astype(np.float32)
-
-
 @pytest.mark.parametrize("fault", sorted(hardware.FAULT_EXCERPTS))
 def test_demo_machine_is_healthy_then_faulty_for_the_shipped_model(fault, reference, tmp_path):
     onset_s = 12.0
@@ -69,13 +64,14 @@ def test_demo_machine_is_healthy_then_faulty_for_the_shipped_model(fault, refere
     spec = reference.feature_spec
     window = spec["window"]
 
-    def scores(frames: np.ndarray) -> np.ndarray:
-        features = training.feature_matrix(as_measured(frames), spec, hop=window // 4)
+    def scores(start_s: float, frames: int) -> np.ndarray:
+        measured = measure(get_board("esp32-devkitc"), source, frames, start_s)  # as the node's ADXL345 reads it
+        features = training.feature_matrix(measured, spec, hop=window // 4)
         return training.detector_scores(reference.manifest, reference.model, features)
 
     # Twice round the loop: windows across the seam, where the excerpt starts again, are healthy too.
-    assert np.all(scores(np.vstack([healthy, healthy])) < reference.threshold)
-    assert np.all(scores(np.vstack([faulty, faulty])) > reference.threshold)
+    assert np.all(scores(0.0, 2 * len(healthy)) < reference.threshold)
+    assert np.all(scores(onset_s, 2 * len(faulty)) > reference.threshold)
 
 
 def test_demo_source_says_what_the_sensor_measures():
