@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import hashlib
+import io
 import time
 import zlib
 from collections.abc import Callable
@@ -124,7 +126,7 @@ def _fn_commit(part, path, sha):
 class NodeRepl:
     """Raw-REPL access to one node. Use as a context manager; the port is released on exit."""
 
-    def __init__(self, port: str, baud: int = 115200, interrupt: bool = True) -> None:
+    def __init__(self, port: str, baud: int = 115200) -> None:
         self.port = port
         try:
             self.transport = SerialTransport(prepare_url(port), baudrate=baud)
@@ -140,10 +142,14 @@ class NodeRepl:
     def interrupt(self) -> None:
         """Stop whatever runs on the node (Ctrl-C) and take its raw REPL."""
         self._helpers = False
+        seen = io.StringIO()  # mpremote prints what the node sent when this fails: keep it for the error
         try:
-            self.transport.enter_raw_repl(soft_reset=False)
+            with contextlib.redirect_stdout(seen):
+                self.transport.enter_raw_repl(soft_reset=False)
         except (TransportError, OSError) as exc:
-            raise NodeError(f"{self.port}: no MicroPython REPL answered ({exc})",
+            sent = seen.getvalue().strip()
+            raise NodeError(f"{self.port}: no MicroPython REPL answered ({exc})"
+                            + (f"; the node sent {sent[-200:]}" if sent else ""),
                             hint="is MicroPython flashed? try `fabnode flash`") from None
 
     def __enter__(self) -> NodeRepl:
@@ -155,9 +161,8 @@ class NodeRepl:
     def close(self) -> None:
         try:
             if self.transport.in_raw_repl:
-                self.transport.exit_raw_repl()
-        except OSError:
-            pass
+                with contextlib.suppress(OSError):  # the node may be gone: the port is released anyway
+                    self.transport.exit_raw_repl()
         finally:
             self.transport.close()
 
