@@ -93,17 +93,19 @@ def tree_files(source: Path, target: str) -> dict[str, bytes]:
     }
 
 
-def run_micropython(code: str, files: dict[str, bytes] | None = None, heapsize: int = 2 * 1024 * 1024,
+def run_micropython(code: str | list[str], files: dict[str, bytes] | None = None, heapsize: int = 2 * 1024 * 1024,
                     timeout: float = 120.0, check: bool = True) -> MicroPythonResult:
     """Run ``code`` under MicroPython with ``files`` placed in its filesystem first.
 
-    ``sys.path`` there has ``/lib``, as on the node. With ``check``, an uncaught exception
-    raises MicroPythonError carrying MicroPython's traceback.
+    ``sys.path`` there has ``/lib``, as on the node. A list of code strings runs them one after
+    the other in the same interpreter, each as a top-level run: this port's ``gc.collect()``
+    reclaims garbage only at the start of one. With ``check``, an uncaught exception raises
+    MicroPythonError carrying MicroPython's traceback.
     """
     job = {
         "heapsize": heapsize,
         "files": {path: base64.b64encode(data).decode() for path, data in (files or {}).items()},
-        "code": code,
+        "steps": [code] if isinstance(code, str) else code,
     }
     try:
         proc = subprocess.run(
