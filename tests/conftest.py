@@ -32,7 +32,7 @@ def micropython(firmware_files: dict[str, bytes]) -> RunMicroPython:
     MicroPython's traceback.
     """
 
-    def run(code: str, files: dict[str, bytes] | None = None, **kwargs: object) -> MicroPythonResult:
+    def run(code: str | list[str], files: dict[str, bytes] | None = None, **kwargs: object) -> MicroPythonResult:
         return run_micropython(code, {**firmware_files, **(files or {})}, **kwargs)  # type: ignore[arg-type]
 
     return run
