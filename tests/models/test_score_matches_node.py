@@ -27,7 +27,7 @@ import pytest
 from fabnode.boards import get_board
 from fabnode.collect import decode_block
 from fabnode.models import training
-from fabnode.models.package import load_package
+from fabnode.models.package import feature_extractor, load_package
 from fabnode.models.scoring import score_samples
 from fabnode.monitor import Monitor
 from fabnode.mpwasm import tree_files
@@ -76,7 +76,7 @@ def run_node(port: str) -> tuple[Record, dict[int, dict[str, Any]], list[Record]
 
 def first_frame(samples: np.ndarray, spec: dict[str, Any], window: int, features: np.ndarray, lo: int, hi: int) -> int:
     """The frame at which the node's window 1 starts, given window number ``window``'s features."""
-    extractor = training.extractor(spec)
+    extractor = feature_extractor(spec)
     out = array("f", bytes(4 * extractor.size))
     flat = np.ascontiguousarray(samples, np.float32).ravel()
     axes, size = spec["axes"], spec["window"]

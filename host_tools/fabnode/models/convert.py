@@ -27,7 +27,7 @@ from fabnode.boards import get_board
 from fabnode.errors import FabnodeError, UsageError
 from fabnode.models import runtimes, tflite_reader, training
 from fabnode.models.build import board_spec, finish_package, package_id
-from fabnode.models.package import SCHEMA_VERSION, ModelPackage, sha256_hex
+from fabnode.models.package import SCHEMA_VERSION, ModelPackage, feature_extractor, sha256_hex
 from fabnode.recordings import load_recording
 from fabnode.resources import use_firmware_lib
 
@@ -180,7 +180,7 @@ def convert_package(model_path: str | Path, calibration: Sequence[str | Path], b
     board = get_board(board_id)
     chosen_id = package_id(out, model_id)
     spec = board_spec(board)
-    names = training.extractor(spec).names
+    names = feature_extractor(spec).names
     say = report or (lambda check: None)
 
     recordings = [load_recording(path, rate) for path in calibration]

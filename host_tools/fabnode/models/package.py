@@ -259,7 +259,7 @@ def alarm_state(alarm: dict[str, Any], where: _Check | None = None) -> Any:
 
 
 def feature_extractor(spec: dict[str, Any]) -> Any:
-    """The firmware's feature extractor for a manifest's spec; a spec it rejects is a PackageError."""
+    """The firmware's feature extractor for a feature spec; a spec it rejects is a PackageError."""
     use_firmware_lib()
     from monitor import features
 

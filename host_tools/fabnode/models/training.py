@@ -81,17 +81,6 @@ class TrainedModel:
         return float_scores(self.network, self.normalization.apply(features))
 
 
-def extractor(spec: dict[str, Any]) -> Any:
-    """The firmware's feature extractor for ``spec``."""
-    use_firmware_lib()
-    from monitor import features
-
-    try:
-        return features.FeatureExtractor(spec)
-    except (ValueError, KeyError) as exc:
-        raise TrainingError(f"the feature spec is not one the firmware accepts: {exc}") from None
-
-
 def default_spec(rate_hz: float) -> dict[str, Any]:
     """The firmware's default feature spec at a sensor rate."""
     use_firmware_lib()
@@ -122,7 +111,7 @@ def node_samples(recording: Recording, spec: dict[str, Any]) -> NDArray[np.float
 
 def feature_matrix(samples: NDArray[np.float32], spec: dict[str, Any], hop: int | None = None) -> FloatArray:
     """Model features of every window of ``samples`` (n, axes), one row per window."""
-    features = extractor(spec)
+    features = package.feature_extractor(spec)
     window = int(spec["window"])
     hop = hop or int(spec["hop"])
     flat = np.ascontiguousarray(samples, np.float32).ravel()
@@ -272,7 +261,7 @@ def build_package(trained: TrainedModel, board: Board, model_id: str, created: s
         "id": model_id,
         "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "boards": [board.id],
-        "features": {**trained.spec, "names": extractor(trained.spec).names},
+        "features": {**trained.spec, "names": package.feature_extractor(trained.spec).names},
         "normalization": trained.normalization.to_json(),
         "input": {"shape": [1, size], "dtype": "int8", **quantized.input.to_json()},
         "output": {"shape": [1, size], "dtype": "int8", **quantized.output.to_json()},
