@@ -11,7 +11,6 @@ board's budget (``force`` skips only this one).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import sys
 from array import array
@@ -27,7 +26,7 @@ from fabnode.boards import get_board
 from fabnode.errors import FabnodeError, UsageError
 from fabnode.models import runtimes, tflite_reader, training
 from fabnode.models.build import board_spec, finish_package, package_id
-from fabnode.models.package import SCHEMA_VERSION, ModelPackage, feature_extractor, sha256_hex
+from fabnode.models.package import ModelPackage, feature_extractor, new_manifest
 from fabnode.recordings import load_recording
 from fabnode.resources import use_firmware_lib
 
@@ -204,9 +203,9 @@ def convert_package(model_path: str | Path, calibration: Sequence[str | Path], b
         raise ConversionError(f"{exc} (operators: {', '.join(summary.ops)})") from None
     say(Check("operators", f"{', '.join(summary.ops)}: all supported by tfl"))
 
-    draft = {"score": {"type": training.SCORE_TYPE}, "threshold": 1.0,
-             "normalization": normalization.to_json(), "input": _tensor_json(summary.input),
-             "output": _tensor_json(summary.output)}
+    scoring = {"score": {"type": training.SCORE_TYPE}, "normalization": normalization.to_json(),
+               "input": _tensor_json(summary.input), "output": _tensor_json(summary.output)}
+    draft = {**scoring, "threshold": 1.0}  # the detector, before the int8 scores set the threshold
     int8_scores = training.detector_scores(draft, interpreter, features).astype(np.float64)
     quantized_inputs = _node_inputs(draft, interpreter, features)
     say(Check("bit-exact", _check_bit_exact(model, interpreter, quantized_inputs)))
@@ -220,26 +219,16 @@ def convert_package(model_path: str | Path, calibration: Sequence[str | Path], b
 
     test_input = [int(v) for v in np.random.default_rng(_SELF_TEST_SEED).integers(-128, 128, len(names))]
     test_input[:2] = [-128, 127]
-    manifest = {
-        "schema": SCHEMA_VERSION,
-        "id": chosen_id,
-        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "boards": [board.id],
-        "features": {**spec, "names": names},
-        **draft,
-        "threshold": chosen_threshold,
-        "alarm": {"k": training.ALARM_K_OF_N[0], "n": training.ALARM_K_OF_N[1]},
-        "self_test": {"input": test_input,
-                      "output": runtimes.tfl_outputs(interpreter, np.array([test_input], np.int8))[0].tolist()},
-        "ops": list(summary.ops),
-        "arena_bytes": int(interpreter.arena_bytes),
-        "flash_bytes": len(model),
-        "model_sha256": sha256_hex(model),
-        "training": {"sources": [training.source_entry(r, len(rows))
-                                 for r, rows in zip(recordings, per_recording, strict=True)],
-                     "converted_from": model_path.name, "calibration": {"windows": len(features)}},
-        "agreement": agreement,
-    }
+    manifest = new_manifest(
+        chosen_id, board, spec, model, interpreter, ops=list(summary.ops), scoring=scoring,
+        threshold=chosen_threshold, alarm=training.ALARM_K_OF_N,
+        self_test={"input": test_input,
+                   "output": runtimes.tfl_outputs(interpreter, np.array([test_input], np.int8))[0].tolist()},
+        training={"sources": [training.source_entry(r, len(rows))
+                              for r, rows in zip(recordings, per_recording, strict=True)],
+                  "converted_from": model_path.name, "calibration": {"windows": len(features)}},
+        agreement=agreement,
+    )
     package = finish_package(manifest, model, board, out, force)
     say(Check("budget", f"arena {manifest['arena_bytes']} B + model {manifest['flash_bytes']} B"
                         + (" (budget check skipped: --force)" if force else " fit the board")))

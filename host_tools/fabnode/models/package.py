@@ -13,6 +13,7 @@ import io
 import json
 import math
 import re
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +269,34 @@ def feature_extractor(spec: dict[str, Any]) -> Any:
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         detail = f"lacks {exc}" if isinstance(exc, KeyError) else str(exc)
         raise PackageError(f"manifest field 'features' is not valid: {detail}") from None
+
+
+def new_manifest(model_id: str, board: Board, spec: dict[str, Any], model: bytes, interpreter: Any, *,
+                 ops: list[str], scoring: dict[str, Any], threshold: float, alarm: tuple[int, int],
+                 self_test: dict[str, Any], training: dict[str, Any], agreement: dict[str, Any],
+                 created: str | None = None) -> dict[str, Any]:
+    """A schema-1 manifest for ``model`` (run by ``interpreter``, a ``tfl.Model``).
+
+    ``scoring`` holds what the node's detector reads besides the threshold: ``normalization``,
+    ``input``, ``output`` and ``score``. Every way of making a package (train, convert) ends here.
+    """
+    return {
+        "schema": SCHEMA_VERSION,
+        "id": model_id,
+        "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "boards": [board.id],
+        "features": {**spec, "names": feature_extractor(spec).names},
+        **scoring,
+        "threshold": threshold,
+        "alarm": {"k": alarm[0], "n": alarm[1]},
+        "self_test": self_test,
+        "ops": ops,
+        "arena_bytes": int(interpreter.arena_bytes),
+        "flash_bytes": len(model),
+        "model_sha256": sha256_hex(model),
+        "training": training,
+        "agreement": agreement,
+    }
 
 
 def check_board(package: ModelPackage, board: Board, force: bool = False) -> None:

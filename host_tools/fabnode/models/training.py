@@ -10,7 +10,6 @@ healthy windows the network was not fitted to.
 from __future__ import annotations
 
 import hashlib
-import time
 from array import array
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -256,44 +255,32 @@ def build_package(trained: TrainedModel, board: Board, model_id: str, created: s
     model = write_dense_tflite(quantized, f"fabnode autoencoder {model_id}")
     interpreter = runtimes.load_tfl(model)
     size = trained.network.input_size
-    manifest: dict[str, Any] = {
-        "schema": package.SCHEMA_VERSION,
-        "id": model_id,
-        "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "boards": [board.id],
-        "features": {**trained.spec, "names": package.feature_extractor(trained.spec).names},
+    scoring: dict[str, Any] = {
         "normalization": trained.normalization.to_json(),
         "input": {"shape": [1, size], "dtype": "int8", **quantized.input.to_json()},
         "output": {"shape": [1, size], "dtype": "int8", **quantized.output.to_json()},
         "score": {"type": SCORE_TYPE},
-        "threshold": 1.0,  # replaced below, once the int8 scores are known
-        "alarm": {"k": alarm[0], "n": alarm[1]},
-        "ops": ["FULLY_CONNECTED"],
-        "arena_bytes": int(interpreter.arena_bytes),
-        "flash_bytes": len(model),
-        "model_sha256": package.sha256_hex(model),
     }
-    holdout_int8 = detector_scores(manifest, interpreter, trained.holdout_features)
-    manifest["threshold"] = threshold_from(holdout_int8)
+    draft = {**scoring, "threshold": 1.0}  # the detector, before the int8 scores set the threshold
+    holdout_int8 = detector_scores(draft, interpreter, trained.holdout_features)
+    threshold = threshold_from(holdout_int8)
     holdout_float = trained.float_scores(trained.holdout_features)
-    same_side = (holdout_int8 > manifest["threshold"]) == (holdout_float > manifest["threshold"])
+    same_side = (holdout_int8 > threshold) == (holdout_float > threshold)
     probe = trained.holdout_features[0]
-    self_test_input = np.frombuffer(_detector(manifest, interpreter).quantize(array("f", probe.tobytes())),
+    self_test_input = np.frombuffer(_detector(draft, interpreter).quantize(array("f", probe.tobytes())),
                                     np.int8).copy()
-    manifest["self_test"] = {
-        "input": self_test_input.tolist(),
-        "output": runtimes.tfl_outputs(interpreter, self_test_input[None, :])[0].tolist(),
-    }
-    manifest["training"] = {
-        "sources": trained.sources,
-        "windows": {"train": len(trained.fit_features), "validation": len(trained.holdout_features)},
-        "rate_hz": float(trained.spec["rate_hz"]),
-    }
-    manifest["agreement"] = {
-        "windows": len(holdout_int8),
-        "max_abs_score_diff": float(np.max(np.abs(holdout_int8 - holdout_float))),
-        "decision_agreement": float(np.mean(same_side)),
-    }
+    manifest = package.new_manifest(
+        model_id, board, trained.spec, model, interpreter, ops=["FULLY_CONNECTED"], scoring=scoring,
+        threshold=threshold, alarm=alarm, created=created,
+        self_test={"input": self_test_input.tolist(),
+                   "output": runtimes.tfl_outputs(interpreter, self_test_input[None, :])[0].tolist()},
+        training={"sources": trained.sources,
+                  "windows": {"train": len(trained.fit_features), "validation": len(trained.holdout_features)},
+                  "rate_hz": float(trained.spec["rate_hz"])},
+        agreement={"windows": len(holdout_int8),
+                   "max_abs_score_diff": float(np.max(np.abs(holdout_int8 - holdout_float))),
+                   "decision_agreement": float(np.mean(same_side))},
+    )
     package.validate_manifest(manifest)
     return manifest, model
 
