@@ -17,6 +17,6 @@ ports_option = click.option(
 )
 baud_option = click.option(
     "-b", "--baud", envvar="FABNODE_BAUD", type=click.IntRange(9600, 5_000_000), metavar="BAUD",
-    help="Baud rate (env FABNODE_BAUD; default: the board's).",
+    help="Baud rate (env FABNODE_BAUD). Default: 115200, MicroPython's console; for flash, the board's.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
