@@ -25,7 +25,7 @@ from fabnode.monitor import Monitor, PortEvent
 from fabnode.monitor_view import ConsoleView, EventFilter
 from fabnode.mpwasm import runtime_dir
 from fabnode.sim import hardware
-from fabnode.sim.node import VirtualNode, create_node
+from fabnode.sim.node import create_node, set_signal
 from fabnode.sim.state import NodeState
 from fabnode.telemetry import Record
 
@@ -65,7 +65,7 @@ def _home(home: Path | None) -> Iterator[Path]:
 def _render_machine(node_state: NodeState) -> str:
     """The vibration the node will measure: healthy, then the bearing fault from HEALTHY_S on."""
     source = hardware.demo_source(HEALTHY_S)
-    VirtualNode(node_state).set_signal(source)
+    set_signal(node_state, source)
     return source.describe()
 
 

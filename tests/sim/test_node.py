@@ -6,6 +6,7 @@ import json
 import time
 
 import esptool
+import numpy as np
 import pytest
 import serial
 from click.testing import CliRunner
@@ -15,7 +16,7 @@ from vnode_console import Console, console, fabnode_home  # noqa: F401  (fixture
 
 from fabnode.cli import cli
 from fabnode.mpycross import compile_file
-from fabnode.sim import control, hardware, state
+from fabnode.sim import control, hardware, signals, state
 from fabnode.sim.flash import NorFlash
 from fabnode.sim.node import NODE_SIDE_LIB, Mode, NodeRuntimeError, VirtualNode, create_node
 
@@ -305,3 +306,11 @@ def test_an_existing_node_keeps_its_board() -> None:
     create_node("kept", board="esp32c3-xiao")
     with pytest.raises(serial.SerialException, match="is a esp32c3-xiao, not a esp32-devkitc"):
         serial.serial_for_url("sim://kept?board=esp32-devkitc")
+
+
+def test_a_new_node_sits_on_a_healthy_machine_with_its_bearing_fault_in_reserve() -> None:
+    node_state = create_node("n-default", blank=True)
+    played = signals.read_signal(node_state.sim_data_dir / "vibration.fnsig")
+    assert len(played.segments) == 2 and played.onset_s is None  # the fault waits for `sim fault bearing`
+    healthy = played.segment_g(0)
+    assert float(np.std(healthy[:, 2])) == pytest.approx(hardware.demo_source(None).level_g, rel=1e-3)

@@ -529,9 +529,7 @@ class VirtualNode:
 
     def set_signal(self, source: hardware.SignalSource) -> None:
         """Render what the vibration sensor measures from the next power-on on (synthetic or recordings)."""
-        self.state.sim_data_dir.mkdir(exist_ok=True)
-        target = self.state.sim_data_dir / Path(hardware.SIGNAL_PATH).name
-        hardware.render_signal(target, hardware.vibration_rate_hz(self.board), source)
+        set_signal(self.state, source)
 
     def _require_bridge(self) -> _Bridge:
         bridge = self._bridge
@@ -598,9 +596,21 @@ def write_files(node_state: state.NodeState, files: dict[str, bytes]) -> None:
             os.replace(tmp, target)
 
 
+def set_signal(node_state: state.NodeState, source: hardware.SignalSource) -> None:
+    """Render what a node's vibration sensor measures from its next power-on on."""
+    node_state.sim_data_dir.mkdir(exist_ok=True)
+    target = node_state.sim_data_dir / Path(hardware.SIGNAL_PATH).name
+    hardware.render_signal(target, hardware.vibration_rate_hz(node_state.board), source)
+
+
 def create_node(name: str, board: str = state.DEFAULT_BOARD, speed: int = 1, blank: bool = False) -> state.NodeState:
-    """A new node: with the stand-in MicroPython in flash, or ``blank`` (erased, to flash yourself)."""
+    """A new node: with the stand-in MicroPython in flash, or ``blank`` (erased, to flash yourself).
+
+    It sits on a running, healthy machine (a real recording, looped: hardware.demo_source), so
+    the shipped model is quiet until ``fabnode sim fault NAME bearing`` brings the bearing fault.
+    """
     node_state = state.create(name, board, speed)
+    set_signal(node_state, hardware.demo_source(None))
     if not blank:
         flash_standin_firmware(node_state)
     return node_state
