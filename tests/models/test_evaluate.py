@@ -74,3 +74,14 @@ def test_plot_needs_a_known_file_type(trained_package: Path, signals: dict[str, 
         "evaluate", "--model", str(trained_package), "--normal", str(signals["healthy"]),
         "--faulty", str(signals["faulty"]), "--rate", str(SIGNAL_RATE_HZ), "--out", str(tmp_path / "plot.pdf")])
     assert isinstance(result.exception, UsageError)
+
+
+def test_table_shows_the_share_of_windows_over_threshold_as_a_percentage(
+        trained_package: Path, signals: dict[str, Path]) -> None:
+    result = CliRunner().invoke(cli, [
+        "evaluate", "--model", str(trained_package), "--normal", str(signals["healthy"]),
+        "--faulty", str(signals["faulty"]), "--rate", str(SIGNAL_RATE_HZ)])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[3:]}
+    # score's OVER_THRESHOLD is a window count: here a share must not read as "1" window
+    assert rows["healthy_test.npy"][3] == "0.0%" and rows["faulty.npy"][3] == "100.0%"

@@ -9,7 +9,7 @@ import click
 from fabnode.cli.options import json_option
 from fabnode.cli.recording_options import rate_option, recordings_option
 from fabnode.cli.score import model_option
-from fabnode.models.evaluation import FILE_COLUMNS, check_plot_path, evaluate, format_value, write_plot
+from fabnode.models.evaluation import FILE_COLUMNS, check_plot_path, evaluate, format_cell, write_plot
 from fabnode.models.package import load_package
 from fabnode.output import emit_json, table
 
@@ -45,7 +45,7 @@ def evaluate_cmd(package_path: Path, normal: tuple[str, ...], faulty: tuple[str,
                + (", every recording scaled to the same RMS" if equal_rms else ""))
     click.echo(f"AUC {result.auc:.4f}; healthy windows over threshold {result.healthy_over_threshold:.1%}, "
                f"faulty {result.faulty_over_threshold:.1%}; false alarms {result.false_alarms_per_hour:.3g} per hour")
-    rows = [{key: format_value(value) for key, value in f.to_json().items()} for f in result.files]
+    rows = [{key: format_cell(key, value) for key, value in f.to_json().items()} for f in result.files]
     click.echo(table(rows, FILE_COLUMNS))
     if out is not None:
         click.echo(f"plot: {out}")

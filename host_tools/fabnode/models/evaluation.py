@@ -199,7 +199,7 @@ def _plot_png(evaluation: Evaluation) -> bytes:
 
 def _html_page(evaluation: Evaluation, png: bytes) -> str:
     head = "".join(f"<th>{c}</th>" for c in FILE_COLUMNS)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape(format_value(getattr(f, c)))}</td>" for c in FILE_COLUMNS)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(format_cell(c, getattr(f, c)))}</td>" for c in FILE_COLUMNS)
                    + "</tr>"
                    for f in evaluation.files)
     title = html.escape(f"fabnode evaluate: {evaluation.model}")
@@ -213,8 +213,11 @@ def _html_page(evaluation: Evaluation, png: bytes) -> str:
             f"<table><tr>{head}</tr>{rows}</table></body></html>\n")
 
 
-def format_value(value: Any) -> str:
-    """A table cell: 4 significant digits for numbers, "-" for not applicable."""
+def format_cell(column: str, value: Any) -> str:
+    """A table cell: shares as percentages (score's OVER_THRESHOLD is a count), 4 significant digits
+    for other numbers, "-" for not applicable."""
     if value is None:
         return "-"
+    if column == "over_threshold":
+        return f"{value:.1%}"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
