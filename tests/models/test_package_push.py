@@ -153,3 +153,12 @@ def test_cli_table_and_exit_code_for_several_ports(vnode: str, trained_package: 
     rows = json.loads(result.stdout.splitlines()[0])
     assert [(r["port"], r["ok"]) for r in rows] == [(vnode, True), ("sim://absent?board=nope", False)]
     assert result.exit_code == 1 and "was not installed on sim://absent" in str(result.exception)
+
+
+def test_a_node_without_the_app_is_told_to_deploy_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    reference: ModelPackage) -> None:
+    monkeypatch.setenv("FABNODE_HOME", str(tmp_path / "home"))
+    [result] = push_model(reference, ["sim://bare"])  # a new virtual node: MicroPython, no app
+    assert not result.ok
+    assert result.detail == "sim://bare: the fabnode app is not installed (install it with " \
+                            "`fabnode deploy --board BOARD -p PORT`)"

@@ -80,7 +80,15 @@ class PushResult:
 
 def node_facts(repl: Any) -> dict[str, Any]:
     """What the push depends on, read from the node in one round trip."""
-    text = repl.exec(_FACTS_CODE).strip()
+    from fabnode.repl import NodeError
+
+    try:
+        text = repl.exec(_FACTS_CODE).strip()
+    except NodeError as exc:
+        if "no module named 'monitor'" in str(exc):  # bare MicroPython: flashed, app never deployed
+            raise PushError(f"{repl.port}: the fabnode app is not installed (install it with "
+                            "`fabnode deploy --board BOARD -p PORT`)") from None
+        raise
     try:
         facts: dict[str, Any] = ast.literal_eval(text)
     except (ValueError, SyntaxError):
