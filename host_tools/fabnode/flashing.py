@@ -338,9 +338,13 @@ def wait_for_repl(port: str, timeout: float) -> str:
     except (serial.SerialException, OSError) as exc:
         raise PortError(f"cannot open {port} after the reset: {exc}") from None
     tail = seen.decode("utf-8", "replace").strip().splitlines()[-3:]
+    if port.startswith("socket://"):  # esptool's hard reset toggles RTS, which a raw TCP link does not carry
+        hint = ("socket:// carries no reset lines: flash over the rfc2217:// URL, or reset the node by hand "
+                "(a virtual node: fabnode sim reset NAME), then run fabnode deploy and fabnode push-model")
+    else:
+        hint = "run fabnode monitor to see its boot log"
     raise FabnodeError(f"the node on {port} did not start MicroPython within {timeout:g} s after flashing"
-                       + (f"; it printed: {' | '.join(tail)}" if tail else "; it printed nothing"),
-                       hint="run fabnode monitor to see its boot log")
+                       + (f"; it printed: {' | '.join(tail)}" if tail else "; it printed nothing"), hint=hint)
 
 
 # -- --all -----------------------------------------------------------------------------------------

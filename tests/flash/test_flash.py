@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,12 @@ def test_a_native_usb_board_is_found_again_by_its_serial_number(monkeypatch: pyt
     assert flashing.find_port_again("/dev/ttyACM0", "F4:12:FA:00:11:22", timeout=1) == "/dev/ttyACM1"
     with pytest.raises(PortError, match=r"did not come back within 0\.3 s"):
         flashing.find_port_again("/dev/ttyACM0", "another-serial", timeout=0.3)
+
+
+def test_socket_url_that_never_boots_says_it_has_no_reset_lines() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a node that was written but never reset
+        url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(FabnodeError) as failure:
+            flashing.wait_for_repl(url, 0.3)
+    assert "it printed nothing" in str(failure.value)
+    assert failure.value.hint is not None and "rfc2217://" in failure.value.hint
