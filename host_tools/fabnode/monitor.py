@@ -18,7 +18,7 @@ import serial
 from serial.tools import list_ports
 
 from fabnode.errors import FabnodeError, PortError
-from fabnode.ports import prepare_url
+from fabnode.ports import open_error, prepare_url
 from fabnode.telemetry import Decoder, Event, Record, command_line
 
 # MicroPython's console on the ESP32 UART; native USB ignores the rate.
@@ -74,8 +74,7 @@ def open_serial(port: str, baud: int | None = None) -> serial.SerialBase:
         ser.rts = False
         ser.open()
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise PortError(f"cannot open {port}: {exc}",
-                        hint="check the port with `fabnode ports`; close other programs using it") from exc
+        raise open_error(port, exc) from exc
     return ser
 
 

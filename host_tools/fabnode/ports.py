@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from serial.tools import list_ports
 
 from fabnode.boards import Board, list_boards
+from fabnode.errors import PortError
 
 # USB-to-UART bridges and native USB found on ESP32 boards: (VID, PID) -> what it is.
 KNOWN_BRIDGES: dict[tuple[int, int], str] = {
@@ -65,3 +67,22 @@ def prepare_url(port: str) -> str:
     if port.startswith("sim://"):
         import fabnode.sim  # noqa: F401  (registers pyserial's sim:// URL handler)
     return port
+
+
+# How pyserial (and the sim:// handler) word a port another program holds: Linux EBUSY, the
+# exclusive lock pyserial takes (EAGAIN), a virtual node's lock.
+_BUSY_MARKERS = ("busy", "exclusively lock", "resource temporarily unavailable")
+
+
+def open_error(port: str, exc: BaseException) -> PortError:
+    """One sentence for a port that would not open, from pyserial's (or the virtual node's) reason."""
+    reason = str(exc)
+    if any(marker in reason.lower() for marker in _BUSY_MARKERS):
+        holder = re.search(r"\(open in (process \d+)\)", reason)
+        return PortError(f"cannot open {port}: another program has it open"
+                         + (f" ({holder.group(1)})" if holder else ""),
+                         hint="close it (fabnode monitor, mpremote, screen, fabnode sim serve) and retry")
+    if "No such file or directory" in reason:
+        return PortError(f"cannot open {port}: there is no such port",
+                         hint="is the node plugged in? `fabnode ports` lists the serial ports")
+    return PortError(f"cannot open {port}: {reason}", hint="check the port with `fabnode ports`")

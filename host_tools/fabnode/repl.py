@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import serial
 from mpremote.transport import TransportError
 from mpremote.transport_serial import SerialTransport
 
 from fabnode.errors import FabnodeError, PortError
-from fabnode.ports import prepare_url
+from fabnode.ports import open_error, prepare_url
 from fabnode.telemetry import Decoder, Record, Text, Traceback
 
 # Raw deflate with a 1 KiB window: the node decompresses in a few KiB of RAM.
@@ -123,6 +124,15 @@ def _fn_commit(part, path, sha):
 """
 
 
+def _open_error(port: str, baud: int, exc: TransportError) -> PortError:
+    """mpremote says only "failed to access PORT": open it once more with pyserial to learn why."""
+    try:
+        serial.serial_for_url(prepare_url(port), baud, exclusive=True).close()
+    except (serial.SerialException, OSError, ValueError) as reason:
+        return open_error(port, reason)
+    return open_error(port, exc)  # free again by now
+
+
 class NodeRepl:
     """Raw-REPL access to one node. Use as a context manager; the port is released on exit."""
 
@@ -131,7 +141,7 @@ class NodeRepl:
         try:
             self.transport = SerialTransport(prepare_url(port), baudrate=baud)
         except TransportError as exc:
-            raise PortError(f"cannot open {port}: {exc}", hint="is the node plugged in and the port free?") from None
+            raise _open_error(port, baud, exc) from None
         self._info: NodeInfo | None = None
         try:
             self.interrupt()

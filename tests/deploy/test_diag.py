@@ -7,10 +7,13 @@ import subprocess
 import sys
 
 import pytest
+import serial
 
 from fabnode.boards import get_board
 from fabnode.deploy import app_version, deploy
 from fabnode.diag import diagnose
+from fabnode.errors import PortError
+from fabnode.ports import prepare_url
 from fabnode.repl import NodeRepl
 
 BOARD = get_board("esp32-devkitc")
@@ -52,3 +55,13 @@ def test_cli_json_falls_back_to_the_repl(node):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["app_running"] is False and report["repl"]["platform"] == "webassembly"
+
+
+@pytest.mark.micropython
+def test_a_node_another_program_holds_is_reported_busy(node):
+    busy = r"^cannot open sim://diag-test: another program has it open \(process \d+\)$"
+    with serial.serial_for_url(prepare_url(node), FAST_BAUD):  # this test is the other program
+        with pytest.raises(PortError, match=busy):
+            NodeRepl(node, FAST_BAUD)  # mpremote alone only says "failed to access"
+        with pytest.raises(PortError, match=busy):
+            diagnose(node, FAST_BAUD, timeout=1.0)

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from fabnode import __version__
 from fabnode.cli import cli
-from fabnode.ports import describe_port
+from fabnode.ports import describe_port, open_error
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,3 +55,16 @@ def test_port_guess_from_usb_ids():
     assert ch340.bridge == "WCH CH340" and ch340.boards == ()
     plain = describe_port("/dev/ttyS0", None, None, None, "n/a", boards)
     assert plain.bridge is None and plain.usb_id is None
+
+
+def test_port_open_failures_are_one_sentence_each() -> None:
+    missing = open_error("/dev/ttyUSB9", OSError(2, "could not open port /dev/ttyUSB9: [Errno 2] No such file "
+                                                   "or directory: '/dev/ttyUSB9'"))
+    assert str(missing) == "cannot open /dev/ttyUSB9: there is no such port"
+    locked = open_error("/dev/ttyUSB0", OSError("Could not exclusively lock port /dev/ttyUSB0: [Errno 11] "
+                                                "Resource temporarily unavailable"))
+    assert str(locked) == "cannot open /dev/ttyUSB0: another program has it open"
+    held = open_error("sim://a", OSError(2, "could not open port sim://a: virtual node 'a' is busy "
+                                            "(open in process 7)"))
+    assert str(held) == "cannot open sim://a: another program has it open (process 7)" and held.hint
+    assert str(open_error("rfc2217://h:1", OSError("timed out"))) == "cannot open rfc2217://h:1: timed out"
