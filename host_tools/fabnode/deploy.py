@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from fabnode.boards import Board
-from fabnode.errors import FabnodeError
+from fabnode.errors import FabnodeError, UsageError
 from fabnode.mpycross import MPY_SUB_VERSION, MPY_VERSION, compile_file
 from fabnode.repl import STAGED_SUFFIXES, NodeInfo, NodeRepl
-from fabnode.resources import cache_dir, firmware_dir
+from fabnode.resources import cache_dir, firmware_dir, use_firmware_lib
 
 APP_MANIFEST = "/config/app.json"
 NODE_CONFIG = "/config/node.json"
@@ -105,11 +105,38 @@ def app_files(arch: str | None) -> dict[str, bytes]:
 
 def node_config(current: dict[str, Any] | None, node_id: str | None,
                 settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``/config/node.json``: the current one kept, with ``node_id`` and ``settings`` applied."""
-    config = {**(current or {}), **(settings or {})}
+    """``/config/node.json``: the current one kept, with ``node_id`` and ``settings`` applied.
+
+    Keys of the current file that this firmware does not know (another app version's) are dropped:
+    the app would refuse to start with them.
+    """
+    use_firmware_lib()
+    from monitor.config import DEFAULTS
+
+    kept = {key: value for key, value in (current or {}).items() if key in DEFAULTS}
+    config = {**kept, **(settings or {})}
     if node_id:
         config["node_id"] = node_id
     return config
+
+
+def check_node_config(board: Board, config: dict[str, Any]) -> None:
+    """Refuse a node.json the app would refuse at start (the firmware's own check), before it is written."""
+    use_firmware_lib()
+    from monitor.config import DEFAULTS, Config
+
+    # The firmware trusts the types (telemetry_s="abc" would become "abc" * 1000): check them here.
+    problem = next((f"node.json: {key} must be a number, not {value!r}" for key, value in config.items()
+                    if isinstance(DEFAULTS.get(key), (int, float))
+                    and (isinstance(value, bool) or not isinstance(value, (int, float)))), None)
+    if problem is None:
+        try:
+            Config(board.to_json(), config)
+        except (ValueError, TypeError) as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise UsageError(f"the node settings are not valid, nothing was written: {problem}",
+                         hint="fix it with --set KEY=VALUE; keys and values: docs/firmware.md")
 
 
 def deploy(repl: NodeRepl, board: Board, node_id: str | None = None, settings: dict[str, Any] | None = None,
@@ -126,7 +153,9 @@ def deploy(repl: NodeRepl, board: Board, node_id: str | None = None, settings: d
     on_node = repl.file_hashes("/")
 
     current_config = _read_json(repl, NODE_CONFIG) if NODE_CONFIG in on_node else None
-    wanted[NODE_CONFIG] = _json_bytes(node_config(current_config, node_id, settings))
+    config = node_config(current_config, node_id, settings)
+    check_node_config(board, config)
+    wanted[NODE_CONFIG] = _json_bytes(config)
     wanted[BOARD_CONFIG] = _json_bytes(board.to_json())
     previous = _read_json(repl, APP_MANIFEST) if APP_MANIFEST in on_node else {}
     wanted[APP_MANIFEST] = _json_bytes({"fw": result.app_version, "files": sorted(wanted)})

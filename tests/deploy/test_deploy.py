@@ -11,8 +11,8 @@ import time
 import pytest
 
 from fabnode.boards import get_board
-from fabnode.deploy import APP_MANIFEST, app_files, app_version, deploy, node_arch
-from fabnode.errors import FabnodeError
+from fabnode.deploy import APP_MANIFEST, app_files, app_version, check_node_config, deploy, node_arch, node_config
+from fabnode.errors import FabnodeError, UsageError
 from fabnode.repl import NodeError, NodeInfo, NodeRepl
 
 BOARD = get_board("esp32-devkitc")
@@ -135,3 +135,29 @@ def test_cli_json(node):
     assert {"written", "unchanged", "deleted", "payload_bytes", "wire_bytes", "seconds"} <= set(report)
     with NodeRepl(node, FAST_BAUD) as repl:
         assert json.loads(repl.eval("open('/config/node.json').read()")) == {"telemetry_s": 2, "machine_class": "III"}
+
+
+@pytest.mark.parametrize(("settings", "reason"), [
+    ({"telemetry_s": "abc"}, "node.json: telemetry_s must be a number, not 'abc'"),
+    ({"temp_max_c": True}, "node.json: temp_max_c must be a number, not True"),
+    ({"machine_class": "V"}, "machine class must be I, II, III or IV, not 'V'"),
+    ({"telemetri_s": 5}, "node.json: unknown key 'telemetri_s'"),
+])
+def test_settings_the_app_would_refuse_are_refused_on_the_host(settings, reason):
+    with pytest.raises(UsageError) as refused:
+        check_node_config(BOARD, node_config({"node_id": "n1"}, None, settings))
+    assert str(refused.value) == f"the node settings are not valid, nothing was written: {reason}"
+
+
+def test_keys_this_firmware_does_not_know_are_dropped_from_the_node_file():
+    config = node_config({"node_id": "n1", "old_key": 1, "telemetry_s": 5}, None, {"machine_class": "III"})
+    assert config == {"node_id": "n1", "telemetry_s": 5, "machine_class": "III"}
+    check_node_config(BOARD, config)
+
+
+@pytest.mark.micropython
+def test_a_bad_setting_writes_nothing_to_the_node(node):
+    with NodeRepl(node, FAST_BAUD) as repl:
+        with pytest.raises(UsageError):
+            deploy(repl, BOARD, settings={"telemetry_s": "abc"})
+        assert not any(path.startswith("/lib/") for path in repl.file_hashes("/"))
