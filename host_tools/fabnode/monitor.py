@@ -17,7 +17,7 @@ from typing import Any
 import serial
 from serial.tools import list_ports
 
-from fabnode.errors import FabnodeError, PortError
+from fabnode.errors import PortError, UsageError
 from fabnode.ports import open_error, prepare_url
 from fabnode.telemetry import Decoder, Event, Record, command_line
 
@@ -210,7 +210,7 @@ class Monitor:
     def __init__(self, ports: list[str] | tuple[str, ...], baud: int | None = None,
                  reconnect: bool = True) -> None:
         if not ports:
-            raise FabnodeError("no port given", hint="pass -p PORT (see `fabnode ports`) or set FABNODE_PORT")
+            raise UsageError("no port given", hint="pass -p PORT (see `fabnode ports`) or set FABNODE_PORT")
         self.events: queue.Queue[PortEvent] = queue.Queue()
         self.sessions = {p: PortSession(p, baud, self.events, reconnect) for p in dict.fromkeys(ports)}
 

@@ -1,11 +1,14 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from fabnode import __version__
 from fabnode.cli import cli
+from fabnode.errors import UsageError
 from fabnode.ports import describe_port, open_error
 
 
@@ -68,3 +71,16 @@ def test_port_open_failures_are_one_sentence_each() -> None:
                                             "(open in process 7)"))
     assert str(held) == "cannot open sim://a: another program has it open (process 7)" and held.hint
     assert str(open_error("rfc2217://h:1", OSError("timed out"))) == "cannot open rfc2217://h:1: timed out"
+
+
+@pytest.mark.parametrize("command", [["monitor"], ["diag"], ["collect", "--out", "{tmp}"],
+                                     ["deploy", "--board", "esp32-devkitc"], ["push-model", "{model}"]])
+def test_a_missing_port_is_a_usage_error_for_every_node_command(command: list[str], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from fabnode.resources import models_dir
+
+    monkeypatch.delenv("FABNODE_PORT", raising=False)
+    model = str(models_dir() / "bearing-hit-mfs-v1")
+    args = [arg.format(tmp=tmp_path, model=model) for arg in command]
+    result = CliRunner().invoke(cli, args)
+    assert isinstance(result.exception, UsageError) and str(result.exception) == "no port given"

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fabnode.errors import FabnodeError
+from fabnode.errors import FabnodeError, UsageError
 from fabnode.models.package import MANIFEST_FILE, MODEL_FILE, ModelPackage
 
 STAGING = "/models/staging"
@@ -183,7 +183,7 @@ def push_model(package: ModelPackage, ports: Sequence[str], baud: int | None = N
                dry_run: bool = False) -> list[PushResult]:
     """Push to every port at once; one result per port, in the order given (failures included)."""
     if not ports:
-        raise PushError("no port given", hint="pass -p PORT (repeat it for several nodes)")
+        raise UsageError("no port given", hint="pass -p PORT (repeat it for several nodes)")
 
     def attempt(port: str) -> PushResult:
         started = time.monotonic()
