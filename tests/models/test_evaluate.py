@@ -85,3 +85,11 @@ def test_table_shows_the_share_of_windows_over_threshold_as_a_percentage(
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[3:]}
     # score's OVER_THRESHOLD is a window count: here a share must not read as "1" window
     assert rows["healthy_test.npy"][3] == "0.0%" and rows["faulty.npy"][3] == "100.0%"
+
+
+def test_a_recording_shorter_than_one_window_cannot_be_evaluated(trained_package: Path, signals: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    short = tmp_path / "short.npy"
+    np.save(short, np.zeros(400, np.float32))  # 1/32 s at SIGNAL_RATE_HZ
+    with pytest.raises(UsageError, match=r"^short.npy is too short to evaluate: 0.0312 s, less than one window"):
+        evaluate(load_package(trained_package), [signals["healthy"]], [short], rate=SIGNAL_RATE_HZ)

@@ -55,3 +55,12 @@ def test_recording_without_a_rate_is_a_clear_error(trained_package: Path, signal
     result = CliRunner().invoke(cli, ["score", "--model", str(trained_package), str(signals["healthy"])])
     assert result.exit_code == 1
     assert "sample rate of healthy_test.npy is unknown" in str(result.exception)
+
+
+def test_a_recording_shorter_than_one_window_scores_no_windows(trained_package: Path, tmp_path: Path) -> None:
+    short = tmp_path / "short.npy"
+    np.save(short, np.zeros(400, np.float32))  # 1/32 s at SIGNAL_RATE_HZ
+    result = CliRunner().invoke(cli, ["score", "--model", str(trained_package), str(short),
+                                      "--rate", str(SIGNAL_RATE_HZ)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[2].split() == ["short.npy", "0", "0.031", "-", "0", "0"]

@@ -51,7 +51,8 @@ def score(package_path: Path, recordings: tuple[str, ...], rate: float | None, b
             for record in result.records():
                 emit_json(record)
         return
-    rows = [{**r.summary(), "max_score": f"{r.summary()['max_score']:.4g}"} for r in results]
+    rows = [summary | {"max_score": "-" if summary["max_score"] is None else f"{summary['max_score']:.4g}"}
+            for summary in (r.summary() for r in results)]  # no max: a recording shorter than one window
     click.echo(f"model {package.id}, threshold {package.threshold:.4g}, alarm "
                f"{package.manifest['alarm']['k']} of {package.manifest['alarm']['n']} windows")
     click.echo(table(rows, ["file", "windows", "duration_s", "max_score", "over_threshold", "alarms"]))

@@ -124,6 +124,11 @@ def evaluate(package: ModelPackage, normal: Sequence[str | Path], faulty: Sequen
         target = float(np.mean([_rms(r) for label, r in recordings if label == "normal"]))
         recordings = [(label, _scaled(r, target)) for label, r in recordings]
     traces = [(label, score_recording(package, r)) for label, r in recordings]
+    spec = package.feature_spec
+    for _, trace in traces:
+        if not len(trace.scores):
+            raise UsageError(f"{trace.file} is too short to evaluate: {trace.duration_s:.3g} s, less than one "
+                             f"window ({int(spec['window']) / float(spec['rate_hz']):.3g} s)")
     healthy = np.concatenate([t.scores for label, t in traces if label == "normal"])
     sick = np.concatenate([t.scores for label, t in traces if label == "faulty"])
     healthy_hours = sum(t.duration_s for label, t in traces if label == "normal") / SECONDS_PER_HOUR
