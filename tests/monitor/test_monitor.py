@@ -283,3 +283,13 @@ def test_ctrl_c_stops_the_monitor_between_records_never_tearing_the_saved_file(t
     saved = read_saved(save)
     assert len(saved) == text.count("\n") - 1 > 100  # every line is a whole row (one header)
     assert [e["seq"] for e in saved] == list(range(len(saved)))
+
+
+def test_send_exits_1_when_the_node_refuses_the_command() -> None:
+    refusing = FakeNode(respond=lambda line: frame("reply", "n1", 50, 9000, {
+        "cmd": line.decode().strip().lstrip("!"), "ok": False, "error": "unknown command 'bogus'"}))
+    try:
+        result = CliRunner().invoke(cli, ["monitor", "-p", refusing.url, "--send", "bogus", "--json"])
+    finally:
+        refusing.close()
+    assert result.exit_code == 1 and json.loads(result.output)["payload"]["ok"] is False

@@ -11,7 +11,7 @@ from types import FrameType
 import click
 
 from fabnode.cli.options import baud_option, json_option, ports_option
-from fabnode.errors import UsageError
+from fabnode.errors import EXIT_FAILED, UsageError
 from fabnode.monitor import Monitor
 from fabnode.monitor_view import LOG_LEVELS, ConsoleView, EventFilter, reply_text
 from fabnode.output import emit_json, is_interactive
@@ -50,6 +50,8 @@ def monitor(ports: tuple[str, ...], baud: int | None, as_json: bool, save: Path 
                     emit_json(reply.to_json())
                 else:
                     click.echo(reply_text(reply))
+                if not reply.payload.get("ok"):  # the node refused the command: scripts see it in the exit code
+                    click.get_current_context().exit(EXIT_FAILED)
             return
         _watch(mon, as_json=as_json, save=save, event_filter=EventFilter(frozenset(types), level),
                duration=duration, raw=raw)
