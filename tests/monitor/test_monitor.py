@@ -288,8 +288,9 @@ def test_ctrl_c_stops_the_monitor_between_records_never_tearing_the_saved_file(t
 def test_send_exits_1_when_the_node_refuses_the_command() -> None:
     refusing = FakeNode(respond=lambda line: frame("reply", "n1", 50, 9000, {
         "cmd": line.decode().strip().lstrip("!"), "ok": False, "error": "unknown command 'bogus'"}))
-    try:
-        result = CliRunner().invoke(cli, ["monitor", "-p", refusing.url, "--send", "bogus", "--json"])
+    try:  # the real entry point: click hands ctx.exit's code back to fabnode's main()
+        result = subprocess.run([sys.executable, "-m", "fabnode", "monitor", "-p", refusing.url, "--send", "bogus",
+                                 "--json"], capture_output=True, text=True, check=False, timeout=60)
     finally:
         refusing.close()
-    assert result.exit_code == 1 and json.loads(result.output)["payload"]["ok"] is False
+    assert result.returncode == 1 and json.loads(result.stdout)["payload"]["ok"] is False

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map fabnode errors to a one-line message and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="fabnode", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(code)'s code instead of exiting with it.
+        code = cli.main(args=argv, prog_name="fabnode", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_FAILED)
@@ -87,4 +88,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
