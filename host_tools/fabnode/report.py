@@ -145,7 +145,8 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
         _zone_bands(ax, classes.pop() if len(classes) == 1 else "I", top)
         for name, n in nodes.items():
             if n.velocity:
-                ax.plot(*zip(*n.velocity, strict=True), label=name, color="black" if len(nodes) == 1 else None)
+                ax.plot(*zip(*n.velocity, strict=True), label=name, color="black" if len(nodes) == 1 else None,
+                        marker=".")
         _alarm_spans(ax, nodes, ("iso",))
         ax.set(title="Vibration velocity RMS (ISO 10816 zones, ISO alarms hatched)", ylabel="mm/s")
         figures.append(("velocity", _finish(ax, fig)))
@@ -153,7 +154,7 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
         fig, ax = plt.subplots(figsize=(10, 3.0))
         for name, n in nodes.items():
             if n.temperature:
-                ax.plot(*zip(*n.temperature, strict=True), label=name)
+                ax.plot(*zip(*n.temperature, strict=True), label=name, marker=".")
         _alarm_spans(ax, nodes, ("temperature",))
         ax.set(title="Temperature", ylabel="°C")
         figures.append(("temperature", _finish(ax, fig)))
@@ -181,6 +182,10 @@ def _figures(data: ReportData) -> list[tuple[str, Any]]:
         fig.tight_layout()
         figures.append(("spectrum", fig))
     return figures
+
+
+# The shortest time axis drawn (matplotlib dates are in days): a few records still show as points.
+MIN_TIME_SPAN_DAYS = 60 / 86400
 
 
 # Where each alarm kind is drawn: next to the quantity that raised it; other kinds with the score.
@@ -221,6 +226,10 @@ def _finish(ax: Any, fig: Any) -> Any:
     if unique:
         ax.legend(unique.values(), unique.keys(), loc="upper left", fontsize="small")
     ax.grid(True, alpha=0.3)
+    start, end = ax.dataLim.intervalx  # matplotlib widens a single instant to years either side
+    if end - start < MIN_TIME_SPAN_DAYS:
+        middle = (start + end) / 2
+        ax.set_xlim(middle - MIN_TIME_SPAN_DAYS / 2, middle + MIN_TIME_SPAN_DAYS / 2)
     locator = AutoDateLocator()  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]

@@ -103,3 +103,18 @@ def test_unusable_inputs_are_clear_errors(tmp_path: Path) -> None:
         report([empty], tmp_path / "r.html")
     with pytest.raises(FabnodeError, match=r"use a \.html or \.png"):
         report([empty], tmp_path / "r.pdf")
+
+
+def test_a_single_status_is_drawn_as_a_point_on_a_minute_not_years(tmp_path: Path) -> None:
+    from fabnode.report import MIN_TIME_SPAN_DAYS, _figures
+
+    path = tmp_path / "one.jsonl"
+    with TelemetryWriter(path) as writer:
+        writer.write(PortEvent("sim://n1", 1_750_000_000.0, Record("status", "n1", 1, 10, status())))
+    figures = dict(_figures(load_inputs([path])))
+    assert set(figures) == {"velocity", "temperature", "score"}
+    for figure in figures.values():
+        ax = figure.axes[0]
+        start, end = ax.get_xlim()
+        assert end - start == pytest.approx(MIN_TIME_SPAN_DAYS)
+        assert ax.lines[0].get_marker() == "."  # one point: a line alone would draw nothing
