@@ -299,6 +299,7 @@ def report(inputs: list[Path], out: Path) -> dict[str, Any]:
     if not figures:
         raise FabnodeError("the inputs hold no velocity, temperature, score or raw data to plot")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # as train and collect do for their --out
         if out.suffix.lower() == ".png":
             out.write_bytes(_combined_png(figures))
         else:

@@ -84,3 +84,11 @@ def test_a_missing_port_is_a_usage_error_for_every_node_command(command: list[st
     args = [arg.format(tmp=tmp_path, model=model) for arg in command]
     result = CliRunner().invoke(cli, args)
     assert isinstance(result.exception, UsageError) and str(result.exception) == "no port given"
+
+
+def test_a_file_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    result = run("sim", "standin-image", "-o", str(not_a_folder / "image.bin"))
+    assert result.returncode == 1
+    assert result.stderr == f"error: Not a directory: {not_a_folder / 'image.bin'}\n"

@@ -54,7 +54,7 @@ def test_synthetic_fault_is_separated_detected_early_and_healthy_stays_quiet(
 @pytest.mark.parametrize("suffix", [".png", ".html"])
 def test_evaluate_cli_writes_the_plot_and_json(trained_package: Path, signals: dict[str, Path], tmp_path: Path,
                                                suffix: str) -> None:
-    plot = tmp_path / f"evaluation{suffix}"
+    plot = tmp_path / "plots" / f"evaluation{suffix}"  # its folder is made
     result = CliRunner().invoke(cli, [
         "evaluate", "--model", str(trained_package), "--normal", str(signals["healthy"]), str(signals["train"]),
         "--faulty", str(signals["faulty"]), "--rate", str(SIGNAL_RATE_HZ), "--out", str(plot), "--json"])

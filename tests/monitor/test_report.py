@@ -90,7 +90,7 @@ def test_html_report_embeds_every_plot(saved: Path, raw_dataset: Path, tmp_path:
 
 
 def test_png_report_stacks_the_plots(saved: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report.png"
+    out = tmp_path / "reports" / "report.png"  # its folder is made, as train and collect make theirs
     assert report([saved], out)["plots"] == ["velocity", "temperature", "score"]
     width, height = png_size(out.read_bytes())
     assert width == 1000 and height == 360 + 300 + 360

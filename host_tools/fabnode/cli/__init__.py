@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> None:
             message += f"\nhint: {exc.hint}"
         click.echo(message, err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a file or port the user named could not be used: say which, no traceback
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -160,6 +160,7 @@ def write_plot(evaluation: Evaluation, out: Path) -> Path:
     """Score traces and the ROC curve as a PNG, or an HTML page holding the PNG and the per-file table."""
     check_plot_path(out)
     png = _plot_png(evaluation)
+    out.parent.mkdir(parents=True, exist_ok=True)  # as train and collect do for their --out
     if out.suffix.lower() == ".png":
         out.write_bytes(png)
     else:
