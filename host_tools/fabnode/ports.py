@@ -77,6 +77,9 @@ _BUSY_MARKERS = ("busy", "exclusively lock", "resource temporarily unavailable")
 def open_error(port: str, exc: BaseException) -> PortError:
     """One sentence for a port that would not open, from pyserial's (or the virtual node's) reason."""
     reason = str(exc)
+    repeated = re.match(rf"(\[Errno \d+\] )?could not open port {re.escape(port)}: ", reason)  # pyserial's
+    if repeated:
+        reason = reason[repeated.end():]
     if any(marker in reason.lower() for marker in _BUSY_MARKERS):
         holder = re.search(r"\(open in (process \d+)\)", reason)
         return PortError(f"cannot open {port}: another program has it open"

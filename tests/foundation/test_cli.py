@@ -71,6 +71,8 @@ def test_port_open_failures_are_one_sentence_each() -> None:
                                             "(open in process 7)"))
     assert str(held) == "cannot open sim://a: another program has it open (process 7)" and held.hint
     assert str(open_error("rfc2217://h:1", OSError("timed out"))) == "cannot open rfc2217://h:1: timed out"
+    unknown = open_error("sim://x?board=no", OSError(2, "could not open port sim://x?board=no: unknown board 'no'"))
+    assert str(unknown) == "cannot open sim://x?board=no: unknown board 'no'"
 
 
 @pytest.mark.parametrize("command", [["monitor"], ["diag"], ["collect", "--out", "{tmp}"],
