@@ -8,6 +8,7 @@ reports about itself.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,25 +56,35 @@ def bring_up(board: Board, firmware: flashing.Firmware, port: str, *, node_id: s
              on_progress: flashing.ProgressCallback | None = None) -> BringUpResult:
     """Flash MicroPython, deploy the app (``settings``: node.json keys), install ``package``, check the hello."""
     phases: dict[str, float] = {}
-    started = time.monotonic()
+    lap = _stopwatch()
     flashed = flashing.flash_firmware(board, firmware, port, erase=erase, baud=baud, before=before,
                                       wait_repl=True, on_progress=on_progress)
     port = flashed.port  # a native-USB board may come back under another name
-    phases["flash"] = _lap(started)
+    phases["flash"] = lap()
     with NodeRepl(port, repl_baud) as repl:
         deployed = deploy(repl, board, node_id, settings)
-    phases["deploy"] = _lap(started, phases)
+    phases["deploy"] = lap()
     pushed = push_one(package, port, repl_baud) if package else None
-    phases["model"] = _lap(started, phases)
+    phases["model"] = lap()
     with NodeRepl(port, repl_baud) as repl:
         hello = repl.restart_app().payload
-    phases["hello"] = _lap(started, phases)
+    phases["hello"] = lap()
     _check_hello(hello, board, node_id, package, port)
     return BringUpResult(flashed, deployed, pushed, hello, phases)
 
 
-def _lap(started: float, phases: dict[str, float] | None = None) -> float:
-    return round(time.monotonic() - started - sum((phases or {}).values()), 2)
+def _stopwatch(clock: Callable[[], float] = time.monotonic) -> Callable[[], float]:
+    """Seconds since the previous lap (the first: since the start), each measured, not a difference of
+    rounded sums (which showed a skipped phase as -0.0 s)."""
+    last = clock()
+
+    def lap() -> float:
+        nonlocal last
+        now = clock()
+        seconds, last = now - last, now
+        return round(seconds, 2)
+
+    return lap
 
 
 def _check_hello(hello: dict[str, Any], board: Board, node_id: str | None, package: ModelPackage | None,

@@ -87,3 +87,10 @@ def test_all_brings_up_every_node_and_one_failure_does_not_stop_the_others(home:
     assert good["result"]["deploy"]["written"]
     assert set(good["result"]["phases"]) == {"flash", "deploy", "model", "hello"}
     assert not by_port["sim://bench-s3"]["ok"] and "ESP32-S3" in by_port["sim://bench-s3"]["error"]
+
+
+def test_a_skipped_phase_takes_no_time_not_minus_zero() -> None:
+    clock = iter([100.0, 103.406, 103.406, 103.9])  # start, flash done, model skipped at once, hello
+    lap = bringup._stopwatch(lambda: next(clock))
+    laps = [lap(), lap(), lap()]
+    assert laps == [3.41, 0.0, 0.49] and f"{laps[1]:.1f}" == "0.0"
