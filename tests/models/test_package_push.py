@@ -143,7 +143,7 @@ def test_wrong_board_is_refused_before_anything_is_written(vnode: str, trained_p
     package = load_package(trained_package)
     other = replace(package, manifest={**package.manifest, "boards": ["esp32c3-xiao"]})
     [result] = push_model(other, [vnode])
-    assert not result.ok and "the node is a esp32-devkitc" in result.detail
+    assert not result.ok and "the node's board is esp32-devkitc" in result.detail
     assert node_models(vnode)["staged"] is False
 
 

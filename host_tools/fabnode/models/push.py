@@ -100,7 +100,7 @@ def check_node(package: ModelPackage, facts: dict[str, Any], port: str) -> None:
     """Refuse a node the package does not fit, saying why."""
     manifest = package.manifest
     if facts["board"] not in manifest["boards"]:
-        raise PushError(f"{port}: the node is a {facts['board']}, model {package.id} is for "
+        raise PushError(f"{port}: the node's board is {facts['board']}, model {package.id} is for "
                         f"{', '.join(manifest['boards'])}")
     spec_version = manifest["features"].get("version", facts["features_version"])
     if spec_version != facts["features_version"]:
