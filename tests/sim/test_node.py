@@ -314,3 +314,10 @@ def test_a_new_node_sits_on_a_healthy_machine_with_its_bearing_fault_in_reserve(
     assert len(played.segments) == 2 and played.onset_s is None  # the fault waits for `sim fault bearing`
     healthy = played.segment_g(0)
     assert float(np.std(healthy[:, 2])) == pytest.approx(hardware.demo_source(None).level_g, rel=1e-3)
+
+
+@pytest.mark.parametrize("url", ["sim://a/b", "sim://", "sim://a?colour=red"])
+def test_a_malformed_sim_url_opens_no_node(url: str, tmp_path) -> None:
+    with pytest.raises(serial.SerialException):
+        serial.serial_for_url(url, do_not_open=True).open()
+    assert not (tmp_path / "nodes" / "a").exists()  # tmp_path is FABNODE_HOME (fabnode_home fixture)

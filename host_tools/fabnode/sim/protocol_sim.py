@@ -42,7 +42,7 @@ class Serial(serial.SerialBase):  # type: ignore[misc]
     def from_url(self, url: str) -> tuple[str, str | None, int | None, bool]:
         """Node name, board, speed and whether to simulate the sensors (``hardware=0``: the runtime alone)."""
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "sim" or not parts.netloc:
+        if parts.scheme != "sim" or not parts.netloc or parts.path not in ("", "/"):  # sim://a/b is not node a
             raise serial.SerialException(f"expected a URL like sim://NAME[?board=ID&speed=N], not {url!r}")
         options = urllib.parse.parse_qs(parts.query)
         unknown = set(options) - {"board", "speed", "hardware"}
