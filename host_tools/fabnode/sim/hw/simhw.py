@@ -206,13 +206,16 @@ def reset(cause):
 
 
 def soft_reset():
-    """What a soft reboot does to the hardware: timers and pin interrupts go, the watchdog stays."""
+    """What a soft reboot does to the hardware: timers and pin interrupts go, the watchdog stays.
+
+    The chip did not reset, so ``reset_cause()`` keeps its value, as on the ESP32 port (it reads
+    the chip's last reset reason): a host's Ctrl-D is no crash boot.
+    """
     w = world()
     for timer in w.timers:
         timer._callback = None
     w.timers = []
     w.irqs = []
-    w.reset_cause = SOFT_RESET
 
 
 def fault(name, **params):
