@@ -63,8 +63,10 @@ def test_monitor_shows_hello_status_score_and_alarm_and_the_report_plots_them(vn
     hello = records["hello"].payload
     assert records["hello"].seq == 0 and records["hello"].node == NODE_ID
     assert hello["board"] == BOARD and hello["model"] == "bearing-hit-mfs-v1" and hello["platform"] == "webassembly"
-    # The temperature limit is below ambient, and the synthetic machine's velocity sits in ISO zone C.
-    assert records["alarm"].payload["kind"] in ("temperature", "iso") and records["alarm"].payload["event"] == "start"
+    # The temperature limit is below ambient, the synthetic machine's velocity sits in ISO zone C, and its
+    # shape is not the reference model's healthy machine: whichever of the three comes first.
+    assert records["alarm"].payload["kind"] in ("temperature", "iso", "anomaly")
+    assert records["alarm"].payload["event"] == "start"
     assert records["status"].payload["threshold"] == records["score"].payload["threshold"] is not None
     assert not [e for e in events if isinstance(e.event, Corrupt)]
     saved = tmp_path / "t.csv"
