@@ -99,6 +99,11 @@ ESP32_EFUSE = 0x3FF5A000
 S3_EFUSE = 0x60007000
 C3_EFUSE = 0x60008800
 
+# The ESP32-S3 and ESP32-C3 share the SPI1 controller layout and the UART0 clock divider address.
+NEWER_SPI = SpiRegisters(0x60002000, usr=0x18, usr1=0x1C, usr2=0x20, mosi_dlen=0x24, miso_dlen=0x28,
+                         w0=0x58, addr_msb_aligned=False)
+NEWER_UART_CLKDIV = 0x60000014
+
 CHIPS: dict[str, ChipModel] = {
     "esp32": ChipModel(
         name="esp32",
@@ -132,9 +137,8 @@ CHIPS: dict[str, ChipModel] = {
         image_chip_id=9,
         magic_value=None,
         has_security_info=True,
-        spi=SpiRegisters(0x60002000, usr=0x18, usr1=0x1C, usr2=0x20, mosi_dlen=0x24, miso_dlen=0x28,
-                         w0=0x58, addr_msb_aligned=False),
-        uart_clkdiv_reg=0x60000014,
+        spi=NEWER_SPI,
+        uart_clkdiv_reg=NEWER_UART_CLKDIV,
         mac_reg=S3_EFUSE + 0x44,
         mac_layout="block1",
         fixed_registers={
@@ -150,9 +154,8 @@ CHIPS: dict[str, ChipModel] = {
         image_chip_id=5,
         magic_value=None,
         has_security_info=True,
-        spi=SpiRegisters(0x60002000, usr=0x18, usr1=0x1C, usr2=0x20, mosi_dlen=0x24, miso_dlen=0x28,
-                         w0=0x58, addr_msb_aligned=False),
-        uart_clkdiv_reg=0x60000014,
+        spi=NEWER_SPI,
+        uart_clkdiv_reg=NEWER_UART_CLKDIV,
         mac_reg=C3_EFUSE + 0x44,
         mac_layout="block1",
         fixed_registers={
