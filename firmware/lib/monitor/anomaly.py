@@ -1,62 +1,94 @@
-"""Anomaly score of a feature vector with the installed int8 model, the same code on node and host.
+"""Anomaly score of a feature vector with the installed int8 model, in integers, the same code on node and host.
 
 Per the manifest: normalize (``(x - mean) / std``), quantize to the model's int8 input, run the
 model with ``tfl``, dequantize its output. The score (``reconstruction_mse``) is the mean squared
 difference between the dequantized input and output: an autoencoder trained on healthy windows
-reconstructs them well and anything else badly. ``score`` allocates no buffers.
+reconstructs them well and anything else badly.
 
-Quantization is ``floor(z / scale + 0.5) + zero_point``, clamped to int8, so CPython (double) and
-the ESP32 (single precision) agree except when ``z / scale`` lies within float rounding of a
-half step; docs/features.md bounds the effect.
+Features arrive in Q12 (``monitor.features``). Normalization and quantization are one integer
+multiply per feature, ``q = zero_point + round_half_up((x - offset) * multiplier / 2**shift)``,
+with constants made once from the manifest, and the score is a Q12 log2 (``fixmath``), compared
+with the threshold's: a window allocates nothing and every platform computes the same bits.
+``docs/features.md`` gives the arithmetic.
 """
 
-import math
+from monitor import fixmath
+from monitor.fixmath import SMALL_INT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 SCORE_TYPES = ("reconstruction_mse",)
+_MAX_OFFSET = 1 << 18  # |x - offset| beyond this (64 in feature units) saturates any input anyway
+_SCORE_UNIT_BITS = 12  # the larger of the two tensor scales is 2**12 score units
 
 
 class Detector:
-    """Scores feature vectors; ``threshold`` is the manifest's alarm threshold."""
+    """Scores Q12 feature vectors: ``score`` gives a Q12 log2, ``is_anomalous`` compares it with the threshold."""
 
     def __init__(self, manifest: "dict[str, Any]", model: "Any") -> None:
         score_type = manifest["score"]["type"]
         if score_type not in SCORE_TYPES:
             raise ValueError(f"score type {score_type} is not supported")
         self.threshold = float(manifest["threshold"])
+        if not self.threshold > 0.0:
+            raise ValueError("threshold must be positive")
+        # The largest log whose value is at most the threshold: score > threshold_log2 exactly when
+        # the score's value (fixmath.to_float) is over the threshold, so hosts may compare either.
+        self.threshold_log2 = fixmath.log2_of_float(self.threshold)
+        while fixmath.to_float(self.threshold_log2 + 1) <= self.threshold:
+            self.threshold_log2 += 1
+        while fixmath.to_float(self.threshold_log2) > self.threshold:
+            self.threshold_log2 -= 1
         norm = manifest["normalization"]
         self.size = len(norm["mean"])
-        self._mean = [float(v) for v in norm["mean"]]
-        self._inverse_std = [1.0 / float(v) for v in norm["std"]]
+        if len(norm["std"]) != self.size:
+            raise ValueError("normalization mean and std differ in length")
         source = manifest["input"]
-        self._in_scale = float(source["scale"])
-        self._in_inverse_scale = 1.0 / self._in_scale
+        in_scale = float(source["scale"])
         self._in_zero = int(source["zero_point"])
+        self._offset = [0] * self.size
+        self._multiplier = [0] * self.size
+        self._shift = [0] * self.size
+        for i in range(self.size):
+            self._offset[i] = _round(float(norm["mean"][i]) * fixmath.ONE)
+            # q - zero = (x - offset) / (std * scale * 4096) = (x - offset) * multiplier / 2**shift
+            mantissa, shift = _multiplier(1.0 / (float(norm["std"][i]) * in_scale * fixmath.ONE))
+            self._multiplier[i] = mantissa
+            self._shift[i] = shift
         target = manifest["output"]
         outputs = 1
         for dimension in target.get("shape", (1, self.size)):
             outputs *= dimension
         if outputs != self.size:
             raise ValueError(f"{score_type} needs as many outputs as inputs, not {outputs} for {self.size}")
-        self._out_scale = float(target["scale"])
+        out_scale = float(target["scale"])
         self._out_zero = int(target["zero_point"])
+        # Input and output differences in common integer units: the larger scale is 2**12 units.
+        unit = max(in_scale, out_scale) / (1 << _SCORE_UNIT_BITS)
+        self._in_units = _round(in_scale / unit)
+        self._out_units = _round(out_scale / unit)
+        self._unit_log2 = 2 * fixmath.log2_of_float(unit) - fixmath.log2(self.size)
         self._input = bytearray(self.size)
         self._model = model if hasattr(model, "invoke") else _load(model)
 
-    def quantize(self, features: "list[float]") -> bytearray:
-        """The model's int8 input (raw bytes) for one feature vector."""
+    def quantize(self, features: "Any") -> bytearray:
+        """The model's int8 input (raw bytes) for one Q12 feature vector."""
         if len(features) != self.size:
             raise ValueError("feature vector has the wrong length for this model")
-        mean = self._mean
-        inverse_std = self._inverse_std
-        inverse_scale = self._in_inverse_scale
+        offset = self._offset
+        multiplier = self._multiplier
+        shift = self._shift
         zero = self._in_zero
         data = self._input
         for i in range(self.size):
-            q = math.floor((features[i] - mean[i]) * inverse_std[i] * inverse_scale + 0.5) + zero
+            d = features[i] - offset[i]
+            if d > _MAX_OFFSET:
+                d = _MAX_OFFSET
+            elif d < -_MAX_OFFSET:
+                d = -_MAX_OFFSET
+            q = ((d * multiplier[i] + (1 << (shift[i] - 1))) >> shift[i]) + zero
             if q > 127:
                 q = 127
             elif q < -128:
@@ -64,15 +96,17 @@ class Detector:
             data[i] = q & 0xFF
         return data
 
-    def score(self, features: "list[float]") -> float:
-        """Anomaly score of one feature vector (higher is more anomalous)."""
+    def score(self, features: "Any") -> int:
+        """Q12 log2 of the anomaly score of one Q12 feature vector (higher is more anomalous)."""
         data = self.quantize(features)
         out = self._model.invoke(data)
         in_zero = self._in_zero
         out_zero = self._out_zero
-        in_scale = self._in_scale
-        out_scale = self._out_scale
-        total = 0.0
+        in_units = self._in_units
+        out_units = self._out_units
+        # Sum of squared differences as a block floating-point number total * 2**exponent.
+        total = 0
+        exponent = 0
         for i in range(self.size):
             q = data[i]
             r = out[i]
@@ -81,9 +115,54 @@ class Detector:
                 q -= 256
             if r > 127:
                 r -= 256
-            d = (r - out_zero) * out_scale - (q - in_zero) * in_scale
-            total += d * d
-        return total / self.size
+            d = (r - out_zero) * out_units - (q - in_zero) * in_units
+            if d < 0:
+                d = -d
+            if d < 32768:
+                term = d * d
+                term_exponent = 0
+            else:  # |d| < 2**22: square its top bits
+                d = (d + 128) >> 8
+                term = d * d
+                term_exponent = 16
+            if term_exponent > exponent:
+                total >>= term_exponent - exponent
+                exponent = term_exponent
+            total += term >> (exponent - term_exponent)
+            while total >= SMALL_INT:
+                total >>= 1
+                exponent += 1
+        if not total:
+            return fixmath.LOG_ZERO
+        return fixmath.log2(total, exponent) + self._unit_log2
+
+    def is_anomalous(self, score: int) -> bool:
+        """Whether a ``score`` (Q12 log2) is over the manifest's threshold."""
+        return score > self.threshold_log2
+
+
+def _multiplier(value: float) -> "tuple[int, int]":
+    """``value`` as ``multiplier * 2**-shift`` with a 12-bit multiplier (products with |d| <= 2**18 stay small)."""
+    import math
+
+    if not value > 0.0:
+        raise ValueError("normalization std and input scale must be positive")
+    mantissa, exponent = math.frexp(value)
+    multiplier = int(mantissa * 4096.0 + 0.5)
+    shift = 12 - exponent
+    if multiplier == 4096:
+        multiplier = 2048
+        shift -= 1
+    if not 1 <= shift <= 29:
+        raise ValueError("normalization std times input scale is out of range for Q12 features")
+    return multiplier, shift
+
+
+def _round(value: float) -> int:
+    """Round half up (set-up only)."""
+    import math
+
+    return math.floor(value + 0.5)
 
 
 def _load(model: "Any") -> "Any":

@@ -6,7 +6,7 @@ hardware access goes through the ``hal`` it is given (``monitor.hal`` on a node,
 
 from array import array
 
-from monitor import VERSION, alarms, bootguard, store, telemetry
+from monitor import VERSION, alarms, bootguard, fixmath, store, telemetry
 from monitor.commands import CommandReader, dispatch
 from monitor.sampler import FRAME_MODULO, Sampler
 
@@ -44,9 +44,9 @@ class App:
         self.anomaly: Any = None
         self.temp: Any = None
         self.temp_c: float | None = None
-        self.velocity: float | None = None
-        self.score: float | None = None
-        self._score_max: float | None = None
+        self._velocity: int | None = None  # Q12 log2 of the window's largest velocity RMS (mm/s)
+        self._score: int | None = None  # Q12 log2 of the window's anomaly score
+        self._score_max: int | None = None
         self.window_errors = 0
         self.rate_hz = 0.0
         self.sensor_selftest = "unsupported"
@@ -81,6 +81,7 @@ class App:
         self._use_model(loaded)
         self.iso = alarms.AlarmState(self.cfg.iso_k, self.cfg.iso_n)
         self._iso_limit = alarms.zone_limit(self.cfg.iso_alarm_zone, self.cfg.machine_class)
+        self._iso_limit_log2 = fixmath.log2_of_float(self._iso_limit)
         self.temp_alarm = alarms.LevelAlarm(self.cfg.temp_max_c, self.cfg.temp_hysteresis_c)
         self.telemetry.seq = 0  # the hello is record 0 of a boot
         self.telemetry.send("hello", self.hello_payload())
@@ -184,9 +185,11 @@ class App:
         self._summary_size = features.SUMMARY_SIZE
         self._velocity_index = features.VELOCITY_RMS
         window, axes = spec["window"], spec["axes"]
-        self.samples = array("f", bytes(4 * window * axes))
-        self.features = array("f", bytes(4 * extractor.size))
-        self.score = None
+        if self.sensor is not None:
+            extractor.set_scale_g(self.sensor.scale_g)
+        self.samples = array("i", bytes(4 * window * axes))
+        self.features = array("i", bytes(4 * extractor.size))
+        self._score = None
         self._score_max = None
         self._score_windows = 0
         self._score_over = 0
@@ -209,6 +212,7 @@ class App:
                 if self._open_sensor():
                     self._measure()
                 if self.sampler is None and self.sensor is not None:
+                    self.extractor.set_scale_g(self.sensor.scale_g)
                     self.sampler = Sampler(self.sensor, self.spec["window"], self.spec["hop"])
         else:
             try:
@@ -248,18 +252,18 @@ class App:
             sampler.take(self.samples)
             self.extractor.compute(self.samples, self.features)
             summary = self.extractor.summary
-            velocity = 0.0
+            velocity = fixmath.LOG_ZERO
             for axis in range(self.spec["axes"]):
                 v = summary[axis * self._summary_size + self._velocity_index]
                 if v > velocity:
                     velocity = v
-            self.velocity = velocity
-            event = self.iso.update(velocity >= self._iso_limit)
+            self._velocity = velocity
+            event = self.iso.update(velocity >= self._iso_limit_log2)
             if event is not None:
-                self._alarm("iso", event, velocity, self._iso_limit,
-                            zone=alarms.iso_zone(velocity, self.cfg.machine_class))
+                value = self.velocity
+                self._alarm("iso", event, value, self._iso_limit, zone=alarms.iso_zone(value, self.cfg.machine_class))
             if self.loaded is not None:
-                self._score(self.loaded.detector.score(self.features))
+                self._score_window(self.loaded.detector.score(self.features))
             if self.stream != "off":
                 self._stream_window()
         except Exception as exc:  # one bad window must never stop the node
@@ -267,10 +271,20 @@ class App:
             if self.window_errors < 10 or self.window_errors % 100 == 0:
                 self.telemetry.error("window", f"{type(exc).__name__}: {exc}", self.window_errors)
 
-    def _score(self, score: float) -> None:
-        threshold = self.loaded.detector.threshold
-        self.score = score
-        over = score > threshold
+    @property
+    def velocity(self) -> "float | None":
+        """The last window's largest velocity RMS (mm/s) over the axes, None before the first window."""
+        return None if self._velocity is None else fixmath.to_float(self._velocity)
+
+    @property
+    def score(self) -> "float | None":
+        """The last window's anomaly score, None without a model or before the first window."""
+        return None if self._score is None else fixmath.to_float(self._score)
+
+    def _score_window(self, score: int) -> None:
+        detector = self.loaded.detector
+        self._score = score
+        over = detector.is_anomalous(score)
         self._score_windows += 1
         if over:
             self._score_over += 1
@@ -278,7 +292,7 @@ class App:
             self._score_max = score
         event = self.anomaly.update(over)
         if event is not None:
-            self._alarm("anomaly", event, score, threshold)
+            self._alarm("anomaly", event, fixmath.to_float(score), detector.threshold)
 
     def _temperature(self, now: int) -> None:
         hal = self.hal
@@ -339,7 +353,7 @@ class App:
             send("features", self._features_payload())
         if self.loaded is not None and self._score_windows:
             send("score", {"window": self.windows(), "score": telemetry.finite(self.score),
-                           "max": telemetry.finite(self._score_max), "windows": self._score_windows,
+                           "max": telemetry.finite(fixmath.to_float(self._score_max)), "windows": self._score_windows,
                            "over": self._score_over, "threshold": self.loaded.detector.threshold,
                            "model": self.loaded.id})
             self._score_max = None
@@ -349,14 +363,11 @@ class App:
     def _features_payload(self) -> "dict[str, Any]":
         from monitor import features
 
-        summary = self.extractor.summary
+        rows = [self.extractor.summary_values(axis) for axis in range(self.spec["axes"])]
         payload: dict[str, Any] = {"window": self.windows()}
         for field in range(self._summary_size):
-            name = features.SUMMARY_FIELDS[field]
-            if field == self._velocity_index:
-                continue
-            payload[name] = [telemetry.finite(summary[axis * self._summary_size + field])
-                             for axis in range(self.spec["axes"])]
+            if field != self._velocity_index:
+                payload[features.SUMMARY_FIELDS[field]] = [telemetry.finite(row[field]) for row in rows]
         payload["velocity_mm_s"] = telemetry.finite(self.velocity)
         payload["temp_c"] = telemetry.finite(self.temp_c, 2)
         return payload
@@ -413,7 +424,7 @@ class App:
         sampler = self.sampler
         if self.stream == "features":
             self.telemetry.send("raw", {
-                "kind": "features", "dtype": "<f4", "shape": [len(self.features)],
+                "kind": "features", "dtype": "<i4", "scale": 1 / fixmath.ONE, "shape": [len(self.features)],
                 "window": sampler.windows, "rate_hz": self.spec["rate_hz"],
                 "score": telemetry.finite(self.score, None), "data": telemetry.b64(self.features)})
             return

@@ -1,31 +1,33 @@
-"""Vibration features of one window, the same code on the node and in the host tools.
+"""Vibration features of one window, in integers, the same code on the node and in the host tools.
 
-A window is ``window * axes`` interleaved samples in g (``array('f')``). Per axis the extractor
-removes the mean, applies a Hann window and runs an in-place FFT on preallocated arrays; it fills
+A window is ``window * axes`` interleaved sensor counts (an int ``array``; ``scale_g`` g per
+count). Per axis the extractor removes the mean, scales the axis to 13 bits, applies a Hann
+window and runs an in-place integer FFT (``monitor.fft``) on preallocated arrays; it fills
 
-- ``summary`` (``array('f')``, ``axes * SUMMARY_SIZE``, row ``axis * SUMMARY_SIZE``): RMS (g),
-  peak (g), crest factor, kurtosis (3 for Gaussian noise), skewness, dominant frequency (Hz) and
-  velocity RMS (mm/s) over ``velocity_hz`` by spectral integration (ISO 10816/20816);
-- ``out`` (``array('f')``, ``size``): the model's input, for each axis in ``channels``:
-  log10 RMS (only with ``level``), log10 kurtosis, log10 crest factor, skewness, log10 of the
-  energy share of each band in ``bands_hz``, and log10 of the peak-to-mean ratio of the envelope
-  spectrum (the envelope of the ``envelope_hz`` band, modulation frequencies ``modulation_hz``).
+- ``summary`` (``array('i')``, ``axes * SUMMARY_SIZE``, row ``axis * SUMMARY_SIZE``): RMS (g),
+  peak (g), crest factor, kurtosis (3 for Gaussian noise), skewness, dominant frequency and
+  velocity RMS (mm/s) over ``velocity_hz`` by spectral integration (ISO 10816/20816), in the
+  integer encodings of ``SUMMARY_FIELDS`` (``summary_values`` gives floats);
+- ``out`` (``array('i')``, ``size``): the model's input in Q12 (``value * 4096``), for each axis
+  in ``channels``: log10 RMS (only with ``level``), log10 kurtosis, log10 crest factor, skewness,
+  log10 of the energy share of each band in ``bands_hz``, and log10 of the peak-to-mean ratio of
+  the envelope spectrum (the envelope of the ``envelope_hz`` band, modulation ``modulation_hz``).
+
+Every intermediate is a small int (below 2**30), so a window allocates nothing on the node (a
+float is a heap object on the ESP32 port) and gives the same bits on any platform.
 
 The model features are shapes that do not move with shaft speed: bands above the shaft-harmonic
 range, impulsiveness, and how periodic the impacts are, whatever their rate. The level (log10
 RMS) is left out by default: it depends on the sensor's gain and mounting as much as on the
 machine, and absolute severity is the ISO 10816 velocity alarm's job.
-``docs/features.md`` gives the definitions and the reasoning.
+``docs/features.md`` gives the definitions, the integer arithmetic and the reasoning.
 """
 
-import math
 from array import array
 
+from monitor import fixmath
 from monitor.fft import FFT
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from monitor.fixmath import LOG_ZERO, ONE, SMALL_INT
 
 try:
     from micropython import const
@@ -35,7 +37,11 @@ except ImportError:  # CPython: the host tools import this module too
         return value
 
 
-FEATURES_VERSION = const(1)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+FEATURES_VERSION = const(2)
 G_MM_S2 = 9806.65  # standard gravity in mm/s^2, to turn g into velocity in mm/s
 
 RMS = const(0)
@@ -47,12 +53,17 @@ DOMINANT_HZ = const(5)
 VELOCITY_RMS = const(6)
 SUMMARY_SIZE = const(7)
 SUMMARY_FIELDS = ("rms_g", "peak_g", "crest", "kurtosis", "skewness", "dominant_hz", "velocity_rms_mm_s")
+# How each summary field is stored: Q12 log2 of the value, Q12 value, or bins in 1/256 bin.
+LOG2_FIELDS = (RMS, PEAK, CREST, KURTOSIS, VELOCITY_RMS)
+BIN_FRACTION = const(256)
 AXIS_NAMES = "xyz"
 
-# Floors that keep the logarithms finite on a silent or constant window.
-RMS_FLOOR_G = 1e-6
-SHARE_FLOOR = 1e-9
-RATIO_FLOOR = 1e-3
+NORMALISED = const(8192)  # an axis is scaled to at most this many steps about its mean
+# Floors (log10, Q12) that keep the logarithms finite on a silent or constant window.
+RMS_FLOOR = const(-6 * 4096)  # 1e-6 g
+SHARE_FLOOR = const(-9 * 4096)  # 1e-9 of the energy
+RATIO_FLOOR = const(-3 * 4096)  # 1e-3
+_LOG2_FLOOR = const(-40 * 4096)  # below every floor; keeps log2 -> log10 products small
 
 DEFAULT_SPEC = {
     "version": FEATURES_VERSION,
@@ -93,12 +104,25 @@ def feature_names(spec: "dict[str, Any]") -> "list[str]":
     return names
 
 
-class FeatureExtractor:
-    """Computes features of windows described by ``spec`` (a manifest's ``features`` dict)."""
+def log10_floored(log2_value: int, floor: int) -> int:
+    """A Q12 log2 as a Q12 log10, at least ``floor``."""
+    if log2_value < _LOG2_FLOOR:
+        return floor
+    value = fixmath.log2_to_log10(log2_value)
+    return value if value > floor else floor
 
-    def __init__(self, spec: "dict[str, Any]") -> None:
+
+class FeatureExtractor:
+    """Computes features of windows described by ``spec`` (a manifest's ``features`` dict).
+
+    ``scale_g``: g per count of the samples (the sensor's resolution); only the summary's g and
+    mm/s values and the level feature depend on it.
+    """
+
+    def __init__(self, spec: "dict[str, Any]", scale_g: float = 1.0) -> None:
         if spec.get("version", FEATURES_VERSION) != FEATURES_VERSION:
-            raise ValueError(f"feature spec version {spec.get('version')} is not supported")
+            raise ValueError(f"feature spec version {spec.get('version')} is not supported "
+                             f"(this firmware computes version {FEATURES_VERSION}); retrain or rebuild the model")
         n = spec["window"]
         if n < 16 or n & (n - 1):
             raise ValueError("window must be a power of two >= 16")
@@ -116,7 +140,7 @@ class FeatureExtractor:
         self.channels = tuple(channels)
         half = n >> 1
         bin_hz = rate / n
-        self._bin_hz = bin_hz
+        self.bin_hz = bin_hz
         self._bands = array("H", [])
         for band in spec["bands_hz"]:
             self._bands.extend(array("H", self._bins(band, 1)))
@@ -124,38 +148,57 @@ class FeatureExtractor:
         # The envelope carries the Hann window's shape, whose spectrum fills bins 0 and 1.
         self._modulation = self._bins(spec["modulation_hz"], 2)
         low, high = spec["velocity_hz"]
-        self._velocity = (max(1, math.ceil(low / bin_hz)), min(half, int(high / bin_hz)))
+        velocity_low = int(low / bin_hz)
+        if velocity_low * bin_hz < low:
+            velocity_low += 1
+        self._velocity = (max(1, velocity_low), min(half, int(high / bin_hz)))
         self._level = uses_level(spec)
         self.per_channel = (5 if self._level else 4) + len(spec["bands_hz"])
         self.size = self.per_channel * len(channels)
         self.names = feature_names(spec)
 
-        self._fft = FFT(n)
-        self._hann = array("f", (0.5 - 0.5 * math.cos(2 * math.pi * i / n) for i in range(n)))
-        hann_energy = 0.0
+        fft = FFT(n)
+        self._fft = fft
+        self._bits = fft.bits
+        # Periodic Hann window in Q15 from the FFT's cosine table: 2**14 - 2**14 cos(2 pi i / n).
+        self._hann = array("H", bytes(2 * n))
+        for i in range(n):
+            cosine = fft.cos_table[i] if i < half else -fft.cos_table[i - half]
+            self._hann[i] = 16384 - cosine
+        hann_energy = 0
         for w in self._hann:
             hann_energy += w * w
-        # One-sided power -> mean square in g^2, then g -> mm/s at the bin's frequency (/ k^2 per bin).
-        self._velocity_scale = 2.0 / (n * hann_energy) * (G_MM_S2 / (2 * math.pi * bin_hz)) ** 2
-        self._re = array("f", bytearray(4 * n))
-        self._im = array("f", bytearray(4 * n))
-        self._power = array("f", bytearray(4 * (half + 1)))
-        self.summary = array("f", bytearray(4 * SUMMARY_SIZE * axes))
+        # One-sided power -> mean square (Hann power corrected), then g -> mm/s at each bin's
+        # frequency (the bins' 1/k**2 is applied per bin): a Q12 log2 constant, per g**2.
+        velocity_scale = 2.0 * (1 << 30) / (n * hann_energy) * (G_MM_S2 / (2 * 3.141592653589793 * bin_hz)) ** 2
+        self._velocity_g_log2 = fixmath.log2_of_float(velocity_scale)
+        self.set_scale_g(scale_g)
+        self._re = array("i", bytes(4 * n))
+        self._im = array("i", bytes(4 * n))
+        self._power = array("i", bytes(4 * (half + 1)))
+        self._spectrum_exponent = 0
+        self.summary = array("i", bytes(4 * SUMMARY_SIZE * axes))
+
+    def set_scale_g(self, scale_g: float) -> None:
+        """Set the samples' g per count (the sensor's resolution)."""
+        self._scale_log2 = fixmath.log2_of_float(scale_g)
+        self._velocity_log2 = self._velocity_g_log2 + 2 * self._scale_log2
 
     def _bins(self, band: "list[float]", lowest: int) -> "tuple[int, int]":
         """FFT bins [low, high) of a band [low_hz, high_hz); ValueError if outside or empty."""
-        low = int(band[0] / self._bin_hz + 0.5)
-        high = int(band[1] / self._bin_hz + 0.5)
+        low = int(band[0] / self.bin_hz + 0.5)
+        high = int(band[1] / self.bin_hz + 0.5)
         if low < lowest or high > self.window >> 1:
             raise ValueError(f"band {band[0]}-{band[1]} Hz is outside the spectrum of this window")
         if high <= low:
             raise ValueError(f"band {band[0]}-{band[1]} Hz is empty at this window's resolution")
         return low, high
 
-    def compute(self, samples: "array[float]", out: "array[float]", summary: bool = True) -> None:
+    def compute(self, samples: "array[int]", out: "array[int]", summary: bool = True) -> None:
         """Model features of one window into ``out``; with ``summary``, every axis's summary too.
 
         Without ``summary`` only the model's channels are analysed (the host scores faster).
+        Counts must be below 2**29 in magnitude.
         """
         if len(samples) != self.window * self.axes or len(out) != self.size:
             raise ValueError("samples or out have the wrong length for this spec")
@@ -167,46 +210,83 @@ class FeatureExtractor:
             if channel:
                 base = self._model_features(axis, out, base)
 
-    def _analyse(self, samples: "array[float]", axis: int) -> None:
+    def summary_values(self, axis: int) -> "list[float]":
+        """The summary of ``axis`` as floats, in ``SUMMARY_FIELDS`` order (for reports: allocates)."""
+        row = self.summary[axis * SUMMARY_SIZE:(axis + 1) * SUMMARY_SIZE]
+        values = [fixmath.to_float(row[field]) for field in range(SUMMARY_SIZE)]
+        values[SKEWNESS] = row[SKEWNESS] / ONE
+        values[DOMINANT_HZ] = row[DOMINANT_HZ] * self.bin_hz / BIN_FRACTION
+        return values
+
+    def _analyse(self, samples: "array[int]", axis: int) -> None:
         """Time statistics and spectrum of one axis; leaves X[0..n/2] in _re/_im, power in _power."""
         n = self.window
+        bits = self._bits
         step = self.axes
-        end = n * step
-        total = 0.0
-        for i in range(axis, end, step):
-            total += samples[i]
-        mean = total / n
-        re = self._re
-        im = self._im
-        hann = self._hann
-        m2 = 0.0
-        m3 = 0.0
-        m4 = 0.0
-        peak = 0.0
+        low = high = samples[axis]
         for j in range(n):
-            d = samples[axis + j * step] - mean
+            value = samples[axis + j * step]
+            if value < low:
+                low = value
+            elif value > high:
+                high = value
+        middle = (low + high) >> 1
+        span = high - low
+        # Scale the axis to NORMALISED steps: counts = normalised * 2**shift.
+        shift = 0
+        if span:
+            while (span >> shift) >= NORMALISED:
+                shift += 1
+            if not shift:
+                while (span << (1 - shift)) < NORMALISED:
+                    shift -= 1
+        up = -shift if shift < 0 else 0
+        down = shift if shift > 0 else 0
+        total = 0
+        for j in range(n):
+            total += ((samples[axis + j * step] - middle) << up) >> down
+        mean = (total + (n >> 1)) >> bits
+        # Moments of d (|d| <= 2**13), each sum kept below 2**29 by dropping bits - 3 bits per term.
+        drop = bits - 3
+        drop_rounding = 1 << (drop - 1) if drop else 0
+        re = self._re
+        hann = self._hann
+        m2 = 0
+        m3 = 0
+        m4 = 0
+        peak = 0
+        for j in range(n):
+            d = (((samples[axis + j * step] - middle) << up) >> down) - mean
             d2 = d * d
-            m2 += d2
-            m3 += d2 * d
-            m4 += d2 * d2
+            q = (d2 + 4096) >> 13  # d**2 / 2**13
+            m2 += (d2 + drop_rounding) >> drop
+            m3 += (q * d + drop_rounding) >> drop
+            m4 += (q * q + drop_rounding) >> drop
             if d2 > peak:
                 peak = d2
-            re[j] = d * hann[j]
+            re[j] = (d * hann[j] + 16384) >> 15
         row = axis * SUMMARY_SIZE
         s = self.summary
-        m2 /= n
-        if m2 > 0.0:
-            rms = math.sqrt(m2)
-            s[row + RMS] = rms
-            s[row + PEAK] = math.sqrt(peak)
-            s[row + CREST] = math.sqrt(peak) / rms
-            s[row + KURTOSIS] = m4 / n / (m2 * m2)
-            s[row + SKEWNESS] = m3 / n / (m2 * rms)
+        if m2 > 0:
+            sum_squares = fixmath.log2(m2, drop)  # log2 sum d**2
+            half_mean_square = (sum_squares - (bits << 12)) >> 1  # log2 rms (normalised units)
+            half_peak = fixmath.log2(peak) >> 1
+            s[row + RMS] = half_mean_square + (shift << 12) + self._scale_log2
+            s[row + PEAK] = half_peak + (shift << 12) + self._scale_log2
+            s[row + CREST] = half_peak - half_mean_square
+            # kurtosis = n sum d**4 / (sum d**2)**2 and skewness = sqrt(n) sum d**3 / (sum d**2)**1.5
+            s[row + KURTOSIS] = fixmath.log2(m4, drop + 26) + (bits << 12) - 2 * sum_squares
+            magnitude = m3 if m3 >= 0 else -m3
+            skew = fixmath.exp2(fixmath.log2(magnitude, drop + 13) + (bits << 11) - sum_squares - (sum_squares >> 1))
+            s[row + SKEWNESS] = skew if m3 >= 0 else -skew
         else:
-            for field in range(SUMMARY_SIZE):
-                s[row + field] = 0.0
-        self._fft.real_forward(re, im)
-        self._spectrum(row)
+            for field in LOG2_FIELDS:
+                s[row + field] = LOG_ZERO
+            s[row + SKEWNESS] = 0
+            s[row + DOMINANT_HZ] = 0
+        self._spectrum_exponent = self._fft.real_forward(re, self._im) + shift
+        if m2 > 0:
+            self._spectrum(row)
 
     def _spectrum(self, row: int) -> None:
         re = self._re
@@ -214,60 +294,78 @@ class FeatureExtractor:
         power = self._power
         half = self.window >> 1
         best = 0
-        best_power = 0.0
+        best_power = 0
         for k in range(half + 1):
-            p = re[k] * re[k] + im[k] * im[k]
+            # Components are below 2**14.3; halving keeps sums of powers below 2**30.
+            p = (re[k] * re[k] + im[k] * im[k]) >> 1
             power[k] = p
             if k and p > best_power:
                 best = k
                 best_power = p
-        velocity = 0.0
         low, high = self._velocity
+        total = 0
+        exponent = 0
         for k in range(low, high + 1):
-            velocity += power[k] / (k * k)
+            k2 = k * k
+            total += ((power[k] + (k2 >> 1)) // k2) >> exponent
+            if total >= SMALL_INT:
+                total >>= 1
+                exponent += 1
         s = self.summary
-        s[row + VELOCITY_RMS] = math.sqrt(velocity * self._velocity_scale)
-        s[row + DOMINANT_HZ] = self._peak_bin(best) * self._bin_hz
+        # velocity**2 = scale * sum P[k] / k**2, P in counts**2 = 2 * power * 2**(2 * spectrum exponent)
+        if total:
+            s[row + VELOCITY_RMS] = (fixmath.log2(total, exponent) + ((2 * self._spectrum_exponent + 1) << 12)
+                                     + self._velocity_log2) >> 1
+        else:
+            s[row + VELOCITY_RMS] = LOG_ZERO
+        s[row + DOMINANT_HZ] = self._peak_bin(best)
 
-    def _peak_bin(self, k: int) -> float:
-        """Fractional bin of a spectral peak: parabola through the log powers around it."""
+    def _peak_bin(self, k: int) -> int:
+        """Fractional bin (in 1/256 bin) of a spectral peak: parabola through the log powers around it."""
         power = self._power
-        if k < 2 or k >= self.window >> 1 or power[k - 1] <= 0.0 or power[k + 1] <= 0.0:
-            return k
-        before = math.log(power[k - 1])
-        centre = math.log(power[k])
-        after = math.log(power[k + 1])
-        curvature = before - 2.0 * centre + after
-        if curvature >= 0.0:
-            return k
-        return k + 0.5 * (before - after) / curvature
+        if k < 2 or k >= self.window >> 1 or power[k - 1] <= 0 or power[k + 1] <= 0:
+            return k * BIN_FRACTION
+        before = fixmath.log2(power[k - 1])
+        centre = fixmath.log2(power[k])
+        after = fixmath.log2(power[k + 1])
+        curvature = before - 2 * centre + after
+        if curvature >= 0:
+            return k * BIN_FRACTION
+        return k * BIN_FRACTION + (BIN_FRACTION // 2) * (before - after) // curvature
 
-    def _model_features(self, axis: int, out: "array[float]", i: int) -> int:
+    def _model_features(self, axis: int, out: "array[int]", i: int) -> int:
         s = self.summary
         row = axis * SUMMARY_SIZE
         if self._level:
-            out[i] = math.log10(s[row + RMS] + RMS_FLOOR_G)
+            out[i] = log10_floored(s[row + RMS], RMS_FLOOR)
             i += 1
-        out[i] = math.log10(max(s[row + KURTOSIS], RATIO_FLOOR))
-        out[i + 1] = math.log10(max(s[row + CREST], RATIO_FLOOR))
+        out[i] = log10_floored(s[row + KURTOSIS], RATIO_FLOOR)
+        out[i + 1] = log10_floored(s[row + CREST], RATIO_FLOOR)
         out[i + 2] = s[row + SKEWNESS]
         i += 3
-        power = self._power
-        total = 0.0
-        for k in range(1, (self.window >> 1) + 1):
-            total += power[k]
+        total = self._log2_power(1, (self.window >> 1) + 1)
         bands = self._bands
         for b in range(0, len(bands), 2):
-            energy = 0.0
-            for k in range(bands[b], bands[b + 1]):
-                energy += power[k]
-            out[i] = math.log10(energy / total + SHARE_FLOOR) if total > 0.0 else math.log10(SHARE_FLOOR)
+            share = self._log2_power(bands[b], bands[b + 1]) - total if total != LOG_ZERO else LOG_ZERO
+            out[i] = log10_floored(share, SHARE_FLOOR)
             i += 1
-        out[i] = math.log10(self._envelope_peak())
+        out[i] = log10_floored(self._envelope_peak(), RATIO_FLOOR)
         return i + 1
 
-    def _envelope_peak(self) -> float:
-        """Peak-to-mean ratio of the envelope spectrum: how periodic the band's impacts are."""
+    def _log2_power(self, low: int, high: int) -> int:
+        """Q12 log2 of the sum of power[low:high] (a block-floating-point sum: no overflow)."""
+        power = self._power
+        total = 0
+        exponent = 0
+        for k in range(low, high):
+            total += power[k] >> exponent
+            if total >= SMALL_INT:
+                total >>= 1
+                exponent += 1
+        return fixmath.log2(total, exponent)
+
+    def _envelope_peak(self) -> int:
+        """Q12 log2 of the peak-to-mean ratio of the envelope spectrum: how periodic the band's impacts are."""
         n = self.window
         re = self._re
         im = self._im
@@ -276,30 +374,32 @@ class FeatureExtractor:
         # the bins real_forward leaves undefined) removed.
         for k in range(n):
             if low <= k < high:
-                re[k] *= 2.0
-                im[k] *= 2.0
+                re[k] <<= 1
+                im[k] <<= 1
             else:
-                re[k] = 0.0
-                im[k] = 0.0
+                re[k] = 0
+                im[k] = 0
         fft = self._fft
-        fft.inverse(re, im)
-        total = 0.0
+        fft.inverse(re, im)  # the ratio below does not depend on the block exponent
+        total = 0
+        envelope = 1
         for t in range(n):
-            envelope = math.sqrt(re[t] * re[t] + im[t] * im[t])
+            envelope = fixmath.isqrt(re[t] * re[t] + im[t] * im[t], envelope if envelope else 1)
             re[t] = envelope
             total += envelope
-        mean = total / n
+        mean = (total + (n >> 1)) >> self._bits
         for t in range(n):
             re[t] -= mean
         fft.real_forward(re, im)
         low, high = self._modulation
-        peak = 0.0
-        total = 0.0
+        peak = 0
+        total = 0
+        magnitude = 1
         for k in range(low, high):
-            magnitude = math.sqrt(re[k] * re[k] + im[k] * im[k])
+            magnitude = fixmath.isqrt(re[k] * re[k] + im[k] * im[k], magnitude if magnitude else 1)
             total += magnitude
             if magnitude > peak:
                 peak = magnitude
-        if total <= 0.0:
-            return 1.0
-        return max(peak * (high - low) / total, RATIO_FLOOR)
+        if total <= 0:
+            return 0
+        return fixmath.log2(peak * (high - low)) - fixmath.log2(total)

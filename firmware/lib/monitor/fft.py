@@ -1,115 +1,197 @@
-"""In-place radix-2 FFT on caller-owned ``array('f')`` buffers (real and imaginary parts).
+"""In-place radix-2 FFT in integers (block floating point) on caller-owned ``array('i')`` buffers.
 
-Tables (twiddles, bit reversal) are built once per size; a transform allocates no buffers.
+Every value stays a small int on a 32-bit MicroPython, so a transform allocates nothing and
+gives the same bits on the node and in CPython. Twiddles are Q14. Before each stage the block is
+scaled down (by whole bits) until its largest component is at most 2**13, so the butterflies'
+products stay below 2**28 and their outputs below 2**15; every transform returns the exponent
+``e`` with result = (re + i*im) * 2**e. Tables are made once per size, in integers only.
 """
 
-import math
 from array import array
+
+# 2*pi in Q60, for the integer-only twiddle tables (a float table rounds differently on the ESP32).
+_TWO_PI_Q60 = 7244019458077122842
+_Q60 = 1 << 60
+_MAX_INPUT = 1 << 13  # largest component a stage takes
 
 
 class FFT:
-    """Complex FFT of size ``n`` (a power of two), in place on two float arrays."""
+    """Complex FFT of size ``n`` (a power of two), in place on two int arrays."""
 
     def __init__(self, n: int) -> None:
         if n < 2 or n & (n - 1):
             raise ValueError("FFT size must be a power of two >= 2")
         self.n = n
-        half = n >> 1
-        self._cos = array("f", (math.cos(2 * math.pi * k / n) for k in range(half)))
-        self._sin = array("f", (math.sin(2 * math.pi * k / n) for k in range(half)))
         bits = 0
         while (1 << bits) < n:
             bits += 1
+        self.bits = bits
+        half = n >> 1
+        self.cos_table = array("h", bytes(2 * half))
+        self.sin_table = array("h", bytes(2 * half))
+        _fill_twiddles(self.cos_table, self.sin_table, n)
         self._reverse = array("H", (_reverse_bits(i, bits) for i in range(n)))
 
-    def forward(self, re: "array[float]", im: "array[float]") -> None:
-        """X[k] = sum x[t] exp(-2 pi i k t / n), unscaled."""
-        self._transform(re, im, -1.0, self.n)
+    def forward(self, re: "array[int]", im: "array[int]") -> int:
+        """X[k] = sum x[t] exp(-2 pi i k t / n) = (re + i im)[k] * 2**returned."""
+        return self._transform(re, im, -1, self.n)
 
-    def inverse(self, re: "array[float]", im: "array[float]") -> None:
-        """x[t] = 1/n sum X[k] exp(+2 pi i k t / n)."""
-        self._transform(re, im, 1.0, self.n)
-        scale = 1.0 / self.n
-        for i in range(self.n):
-            re[i] *= scale
-            im[i] *= scale
+    def inverse(self, re: "array[int]", im: "array[int]") -> int:
+        """x[t] = 1/n sum X[k] exp(+2 pi i k t / n) = (re + i im)[t] * 2**returned."""
+        return self._transform(re, im, 1, self.n) - self.bits
 
-    def real_forward(self, re: "array[float]", im: "array[float]") -> None:
-        """Spectrum of the real signal in ``re`` (``im`` is scratch): X[0..n/2] into re/im[0..n/2].
+    def real_forward(self, re: "array[int]", im: "array[int]") -> int:
+        """Spectrum of the real signal in ``re`` (``im`` is scratch): X[0..n/2] = (re + i im) * 2**returned.
 
         Half the work of ``forward``: the n real samples are an n/2-point complex signal (even
         samples real, odd imaginary), transformed, then split into the spectrum of the real one.
-        Bins above n/2 (the conjugate mirror) are left undefined.
+        Bins above n/2 (the conjugate mirror) are left undefined. Components end below 2**14.3,
+        so a bin's power re**2 + im**2 is a small int.
         """
         m = self.n >> 1
         for j in range(m):
             im[j] = re[2 * j + 1]
             re[j] = re[2 * j]
-        self._transform(re, im, -1.0, m)
-        z_re = re[0]
-        z_im = im[0]
-        re[0] = z_re + z_im
-        im[0] = 0.0
-        re[m] = z_re - z_im
-        im[m] = 0.0
-        cos_table = self._cos
-        sin_table = self._sin
+        exponent = self._transform(re, im, -1, m)
+        # The split below can grow components by 2 * (1 + sqrt 2): start from at most 2**12.
+        shift = 0
+        while (self._top >> shift) >= _MAX_INPUT >> 1:
+            shift += 1
+        rounding = (1 << shift) >> 1
+        z_re = (re[0] + rounding) >> shift
+        z_im = (im[0] + rounding) >> shift
+        # Computing 2X (no halving of E and O below) keeps the low bit: the exponent takes the 2.
+        re[0] = (z_re + z_im) << 1
+        im[0] = 0
+        re[m] = (z_re - z_im) << 1
+        im[m] = 0
+        cos_table = self.cos_table
+        sin_table = self.sin_table
         for k in range(1, (m >> 1) + 1):
             j = m - k
-            a_re = re[k]
-            a_im = im[k]
-            b_re = re[j]
-            b_im = -im[j]
-            # Even part E = (A + B) / 2, odd part O = (A - B) / 2i, with A = Z[k], B = conj(Z[m - k]).
-            e_re = (a_re + b_re) * 0.5
-            e_im = (a_im + b_im) * 0.5
-            o_re = (a_im - b_im) * 0.5
-            o_im = (b_re - a_re) * 0.5
+            a_re = (re[k] + rounding) >> shift
+            a_im = (im[k] + rounding) >> shift
+            b_re = (re[j] + rounding) >> shift
+            b_im = -((im[j] + rounding) >> shift)
+            # 2E = A + B and 2O = (A - B) / i, with A = Z[k], B = conj(Z[m - k]).
+            e_re = a_re + b_re
+            e_im = a_im + b_im
+            o_re = a_im - b_im
+            o_im = b_re - a_re
             w_re = cos_table[k]
             w_im = -sin_table[k]
-            t_re = w_re * o_re - w_im * o_im
-            t_im = w_re * o_im + w_im * o_re
+            t_re = (w_re * o_re - w_im * o_im + 8192) >> 14
+            t_im = (w_re * o_im + w_im * o_re + 8192) >> 14
             # X[k] = E + W^k O and X[m - k] = conj(E - W^k O).
             re[k] = e_re + t_re
             im[k] = e_im + t_im
             re[j] = e_re - t_re
             im[j] = t_im - e_im
+        return exponent + shift - 1
 
-    def _transform(self, re: "array[float]", im: "array[float]", sign: float, size: int) -> None:
-        """In-place complex FFT of the first ``size`` entries (a power of two up to n)."""
+    def _transform(self, re: "array[int]", im: "array[int]", sign: int, size: int) -> int:
+        """In-place complex FFT of the first ``size`` entries (a power of two up to n), unscaled.
+
+        Returns the exponent of the block scaling; leaves a bound of the outputs in ``_top``.
+        """
         stride = self.n // size
-        shift = 0
-        while (size << shift) < self.n:
-            shift += 1
+        drop = 0
+        while (size << drop) < self.n:
+            drop += 1
         reverse = self._reverse
+        top = 0
         for i in range(size):
-            j = reverse[i] >> shift
+            j = reverse[i] >> drop
             if j > i:
                 re[i], re[j] = re[j], re[i]
                 im[i], im[j] = im[j], im[i]
-        cos_table = self._cos
-        sin_table = self._sin
+            # x ^ (x >> 31) is |x| (|x| - 1 when negative): OR-ed, a bound on the largest magnitude.
+            value = re[i]
+            top |= value ^ (value >> 31)
+            value = im[i]
+            top |= value ^ (value >> 31)
+        exponent = 0
+        if top >= 1 << 15:  # too large for the first stage's products: scale down first
+            shift = 0
+            while (top >> shift) >= _MAX_INPUT:
+                shift += 1
+            _scale_down(re, im, size, shift)
+            exponent = shift
+            top >>= shift
+        cos_table = self.cos_table
+        sin_table = self.sin_table
         span = 2
         step = (size >> 1) * stride
         while span <= size:
+            shift = 0
+            while (top >> shift) >= _MAX_INPUT:
+                shift += 1
+            exponent += shift
+            rounding = (1 << shift) >> 1
+            product_shift = 14 + shift
+            product_rounding = 1 << (product_shift - 1)
             half = span >> 1
+            top = 0
             for k in range(half):
                 wr = cos_table[k * step]
-                wi = sign * sin_table[k * step]
-                for i in range(k, size, span):
+                wi = sin_table[k * step]
+                if sign < 0:
+                    wi = -wi
+                i = k
+                while i < size:
                     j = i + half
                     xr = re[j]
                     xi = im[j]
-                    tr = wr * xr - wi * xi
-                    ti = wr * xi + wi * xr
-                    ur = re[i]
-                    ui = im[i]
-                    re[j] = ur - tr
-                    im[j] = ui - ti
-                    re[i] = ur + tr
-                    im[i] = ui + ti
+                    tr = (wr * xr - wi * xi + product_rounding) >> product_shift
+                    ti = (wr * xi + wi * xr + product_rounding) >> product_shift
+                    ur = (re[i] + rounding) >> shift
+                    ui = (im[i] + rounding) >> shift
+                    a = ur + tr
+                    b = ui + ti
+                    c = ur - tr
+                    d = ui - ti
+                    re[i] = a
+                    im[i] = b
+                    re[j] = c
+                    im[j] = d
+                    top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
+                    i += span
             span <<= 1
             step >>= 1
+        self._top = top
+        return exponent
+
+
+def _scale_down(re: "array[int]", im: "array[int]", size: int, shift: int) -> None:
+    rounding = (1 << shift) >> 1
+    for i in range(size):
+        re[i] = (re[i] + rounding) >> shift
+        im[i] = (im[i] + rounding) >> shift
+
+
+def _fill_twiddles(cos_table: "array[int]", sin_table: "array[int]", n: int) -> None:
+    """cos and sin of 2 pi k / n in Q14 for k < n/2: a rotation by 2 pi / n, repeated in Q60.
+
+    Set-up only (Q60 values are long ints); every platform makes the same table.
+    """
+    angle = _TWO_PI_Q60 // n
+    # cos and sin of the step angle (at most pi) by their Taylor series: 30 terms reach Q60.
+    c = 0
+    s = 0
+    term = _Q60  # angle**k / k!, k = 0, 1, 2, ...
+    for k in range(60):
+        if k & 1:
+            s += -term if k & 2 else term
+        else:
+            c += -term if k & 2 else term
+        term = term * angle // _Q60 // (k + 1)
+    x = _Q60
+    y = 0
+    half_q14 = 1 << 45
+    for i in range(n >> 1):
+        cos_table[i] = (x + half_q14) >> 46
+        sin_table[i] = (y + half_q14) >> 46
+        x, y = (x * c - y * s) // _Q60, (x * s + y * c) // _Q60
 
 
 def _reverse_bits(value: int, bits: int) -> int:

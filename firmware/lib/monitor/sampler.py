@@ -6,7 +6,7 @@ computes a window); the loop's ``poll()`` drains it when an interrupt had to wai
 when a sensor without a watermark may be filling. One writer (the drain) and one reader
 (``ready``/``take``) each own their counters, so an interrupt between two bytecodes of the loop
 never loses an update. Nothing is allocated after construction: the ring holds the raw integer
-counts; ``take()`` converts one window to g.
+counts; ``take()`` copies one window of them out.
 """
 
 from array import array
@@ -114,14 +114,13 @@ class Sampler:
             avail -= self.hop
         return avail >= self.window
 
-    def take(self, out: "Any", scale: "float | None" = None) -> None:
-        """Copy the next window into ``out`` (``array('f')``, window*axes, in g) and advance by hop."""
-        scale = self.sensor.scale_g if scale is None else scale
+    def take(self, out: "Any") -> None:
+        """Copy the next window's counts into ``out`` (an int array, window*axes) and advance by hop."""
         ring = self.ring
         i = self._start * self.axes
         size = self.capacity * self.axes
         for j in range(self.window * self.axes):
-            out[j] = ring[i] * scale
+            out[j] = ring[i]
             i += 1
             if i == size:
                 i = 0

@@ -97,7 +97,7 @@ def check_stream_features_sends_each_vector():
     blocks = _records(hal, "raw")
     assert [b["window"] for b in blocks] == [1, 2, 3]
     assert blocks[0]["kind"] == "features" and blocks[0]["shape"] == [app.extractor.size]
-    assert blocks[0]["dtype"] == "<f4"
+    assert blocks[0]["dtype"] == "<i4" and blocks[0]["scale"] == 1 / 4096  # Q12 features
     assert blocks[-1]["score"] == app.score is not None  # the window's score, exact (not rounded)
     pipeline.feed(app, hal, counts, 0, 512, [(0, b"!stream off\n")])
     assert len(_records(hal, "raw")) == 3

@@ -21,27 +21,27 @@ def _fill(sampler, sensor, start, n):
         sampler.poll()
 
 
-def check_windows_with_hop_in_g():
+def check_windows_with_hop_of_counts():
     sensor = FakeSensor(scale_g=0.5)
     sampler = Sampler(sensor, 64, 32)
-    out = array("f", bytes(4 * 64 * 3))
+    out = array("i", bytes(4 * 64 * 3))
     _fill(sampler, sensor, 0, 63)
     assert not sampler.ready()
     _fill(sampler, sensor, 63, 1)
     assert sampler.ready()
     sampler.take(out)
-    assert out[0] == 0 and out[3] == 0.5 and out[4] == -0.5 and out[3 * 63 + 2] == 63.0
+    assert out[0] == 0 and out[3] == 1 and out[4] == -1 and out[3 * 63 + 2] == 126  # counts, not g
     assert not sampler.ready()
     _fill(sampler, sensor, 64, 32)
     sampler.take(out)
-    assert out[0] == 16.0  # frame 32 * 0.5: the second window starts one hop later
+    assert out[0] == 32  # frame 32: the second window starts one hop later
     assert sampler.window_first == 32 and sampler.windows == 2 and sampler.dropped == 0
 
 
 def check_ring_wraps_many_times_without_losing_frames():
     sensor = FakeSensor(scale_g=1.0)
     sampler = Sampler(sensor, 32, 8)
-    out = array("f", bytes(4 * 32 * 3))
+    out = array("i", bytes(4 * 32 * 3))
     expected_first = 0
     _fill(sampler, sensor, 0, 24)
     for step in range(50):
@@ -58,7 +58,7 @@ def check_ring_wraps_many_times_without_losing_frames():
 def check_falling_behind_drops_whole_windows_and_counts_them():
     sensor = FakeSensor(scale_g=1.0)
     sampler = Sampler(sensor, 32, 16)
-    out = array("f", bytes(4 * 32 * 3))
+    out = array("i", bytes(4 * 32 * 3))
     _fill(sampler, sensor, 0, 200)  # nobody takes windows meanwhile: the ring fills, the FIFO overruns
     assert sampler.available() == sampler.capacity and sensor.overruns > 0
     assert sampler.ready() and sampler.dropped == 2  # down to a window and a hop behind
@@ -70,7 +70,7 @@ def check_falling_behind_drops_whole_windows_and_counts_them():
 def check_frames_since_gives_the_raw_counts_across_the_wrap():
     sensor = FakeSensor()
     sampler = Sampler(sensor, 32, 16)
-    out = array("f", bytes(4 * 32 * 3))
+    out = array("i", bytes(4 * 32 * 3))
     for start in range(0, 160, 16):
         _fill(sampler, sensor, start, 16)
         while sampler.ready():
