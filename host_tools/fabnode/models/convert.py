@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,8 +240,8 @@ def _node_inputs(draft: dict[str, Any], interpreter: Any, features: NDArray[np.f
     from monitor import anomaly
 
     detector = anomaly.Detector(draft, interpreter)
-    return np.array([np.frombuffer(bytes(detector.quantize(array("f", row.tobytes()))), np.int8)
-                     for row in np.asarray(features, np.float32)], dtype=np.int8)
+    return np.array([np.frombuffer(bytes(detector.quantize(row.tolist())), np.int8)
+                     for row in training.q12_rows(features)], dtype=np.int8)
 
 
 def _agreement(float_scores: NDArray[np.float64], int8_scores: NDArray[np.float64], threshold: float) -> dict[str, Any]:

@@ -8,7 +8,7 @@ samples ``[i * hop, i * hop + window)`` at the sensor rate; its time ``t`` is wh
 
 With a ``SensorPath`` the recording is first measured by a board's vibration sensor as a virtual
 node replaying it measures it (``fabnode.sim.measure``: the signal file's fixed point, the sensor's
-counts, the firmware's conversion to g), so the windows are sample for sample the node's.
+counts as the firmware's driver reads them), so the windows are sample for sample the node's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,9 @@ from fabnode.errors import FabnodeError
 from fabnode.models import runtimes, training
 from fabnode.models.package import ModelPackage, alarm_state
 from fabnode.recordings import Recording, load_recording
+
+if TYPE_CHECKING:
+    from fabnode.sim.measure import Measured
 
 AXIS_NAMES = "xyz"
 
@@ -83,10 +86,11 @@ class SensorPath:
     level_g: float | None = None
 
 
-def score_samples(package: ModelPackage, samples: NDArray[np.float32], name: str) -> RecordingScores:
-    """Run the node's pipeline over samples as the sampler delivers them: ``(n, axes)`` g at the model's rate."""
+def score_samples(package: ModelPackage, samples: NDArray[Any], name: str,
+                  scale_g: float | None = None) -> RecordingScores:
+    """Run the node's pipeline over samples at the model's rate: ``(n, axes)`` g, or sensor counts of ``scale_g`` g."""
     spec = package.feature_spec
-    rows = training.feature_matrix(samples, spec)
+    rows = training.feature_matrix(samples, spec, scale_g=scale_g)
     scores = training.node_scores(package.manifest, runtimes.load_tfl(package.model), rows)
     hop, window, rate = int(spec["hop"]), int(spec["window"]), float(spec["rate_hz"])
     times = (np.arange(len(rows)) * hop + window) / rate
@@ -107,8 +111,8 @@ def score_recording(package: ModelPackage, recording: Recording, name: str | Non
 
 
 def measured_samples(package: ModelPackage, path: str | Path, sensor: SensorPath,
-                     rate: float | None = None) -> NDArray[np.float32]:
-    """The recording at ``path`` as ``sensor`` measures it in a virtual node: ``(n, axes)`` g, one pass."""
+                     rate: float | None = None) -> Measured:
+    """The recording at ``path`` as ``sensor`` measures it in a virtual node: ``(n, axes)`` counts, one pass."""
     from fabnode.sim import hardware, measure
 
     spec = package.feature_spec
@@ -127,4 +131,8 @@ def score_files(package: ModelPackage, paths: Sequence[str | Path], rate: float 
                 sensor: SensorPath | None = None) -> list[RecordingScores]:
     if sensor is None:
         return [score_recording(package, load_recording(path, rate)) for path in paths]
-    return [score_samples(package, measured_samples(package, path, sensor, rate), Path(path).name) for path in paths]
+    scores = []
+    for path in paths:
+        measured = measured_samples(package, path, sensor, rate)
+        scores.append(score_samples(package, measured.counts, Path(path).name, measured.scale_g))
+    return scores

@@ -44,6 +44,7 @@ HOLDOUT_SHARE = 0.25
 ALARM_K_OF_N = (3, 5)
 # Training windows overlap more than the node's hop: more (correlated) examples of the same data.
 TRAINING_HOPS_PER_WINDOW = 8
+FEATURE_ONE = 4096  # the node's features are Q12 integers (monitor.fixmath.ONE)
 
 
 class TrainingError(FabnodeError):
@@ -108,19 +109,50 @@ def node_samples(recording: Recording, spec: dict[str, Any]) -> NDArray[np.float
                         f"the model takes {axes} axes (or 1 when it uses one channel)")
 
 
-def feature_matrix(samples: NDArray[np.float32], spec: dict[str, Any], hop: int | None = None) -> FloatArray:
-    """Model features of every window of ``samples`` (n, axes), one row per window."""
+def as_counts(samples: NDArray[Any], scale_g: float | None = None) -> tuple[NDArray[np.int32], float]:
+    """``samples`` as the integer counts the features take, and g per count.
+
+    Integer samples are a sensor's counts (``scale_g`` g each, 1.0 if not given). Float samples
+    are g, quantized at a power of two that gives their largest value 28 bits (finer than any
+    sensor; the features scale each window to 13 bits anyway).
+    """
+    data = np.asarray(samples)
+    if np.issubdtype(data.dtype, np.integer):
+        if np.abs(data).max(initial=0) >= 1 << 29:
+            raise TrainingError("sensor counts must be below 2**29")
+        return data.astype(np.int32), 1.0 if scale_g is None else float(scale_g)
+    peak = float(np.abs(data).max(initial=0.0))
+    if not np.isfinite(peak):
+        raise TrainingError("the samples hold NaN or infinite values")
+    exponent = 0 if peak == 0.0 else int(np.floor(np.log2((1 << 28) / peak)))
+    scale = 2.0 ** -exponent
+    return np.rint(np.asarray(data, np.float64) / scale).astype(np.int32), scale
+
+
+def feature_matrix(samples: NDArray[Any], spec: dict[str, Any], hop: int | None = None,
+                   scale_g: float | None = None) -> FloatArray:
+    """Model features of every window of ``samples`` (n, axes; g, or counts with ``scale_g``), one row per window.
+
+    The node computes them in Q12; the rows hold those values exactly (``Q12 / 4096`` in float32).
+    """
+    counts, scale = as_counts(samples, scale_g)
     features = package.feature_extractor(spec)
+    features.set_scale_g(scale)
     window = int(spec["window"])
     hop = hop or int(spec["hop"])
-    flat = np.ascontiguousarray(samples, np.float32).ravel()
+    flat = np.ascontiguousarray(counts).ravel()
     axes = int(spec["axes"])
-    out = array("f", bytes(4 * features.size))
+    out = array("i", bytes(4 * features.size))
     rows = []
-    for start in range(0, len(samples) - window + 1, hop):
-        features.compute(array("f", flat[start * axes:(start + window) * axes].tobytes()), out, False)
-        rows.append(np.frombuffer(out, np.float32).copy())
-    return np.array(rows, np.float32).reshape(len(rows), features.size)
+    for start in range(0, len(counts) - window + 1, hop):
+        features.compute(array("i", flat[start * axes:(start + window) * axes].tobytes()), out, False)
+        rows.append(np.frombuffer(out, np.int32).copy())
+    return (np.array(rows, np.float32) / FEATURE_ONE).reshape(len(rows), features.size)
+
+
+def q12_rows(features: NDArray[np.floating]) -> NDArray[np.int32]:
+    """Feature rows (``feature_matrix``) as the node's Q12 integers."""
+    return np.rint(np.asarray(features, np.float64) * FEATURE_ONE).astype(np.int32)
 
 
 def fit_normalization(features: NDArray[np.floating]) -> Normalization:
@@ -228,14 +260,16 @@ def train(recordings: list[Recording], spec: dict[str, Any], seed: int = 0, epoc
 
 
 def node_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Scores of feature rows exactly as the node makes them (``monitor.anomaly`` with ``tfl``), unrounded."""
+    """Scores of feature rows exactly as the node makes them (``monitor.anomaly`` with ``tfl``).
+
+    The node's score is a Q12 log2; these are its values, and ``score > threshold`` decides as
+    the node does.
+    """
+    use_firmware_lib()
+    from monitor import fixmath
+
     detector = _detector(manifest, model)
-    vector = array("f", bytes(4 * detector.size))
-    scores = []
-    for row in np.asarray(features, np.float32):
-        vector[:] = array("f", row.tobytes())
-        scores.append(detector.score(vector))
-    return np.array(scores, np.float64)
+    return np.array([fixmath.to_float(detector.score(row.tolist())) for row in q12_rows(features)], np.float64)
 
 
 def detector_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[np.floating]) -> FloatArray:
@@ -267,7 +301,7 @@ def build_package(trained: TrainedModel, board: Board, model_id: str, created: s
     holdout_float = trained.float_scores(trained.holdout_features)
     same_side = (holdout_int8 > threshold) == (holdout_float > threshold)
     probe = trained.holdout_features[0]
-    self_test_input = np.frombuffer(_detector(draft, interpreter).quantize(array("f", probe.tobytes())),
+    self_test_input = np.frombuffer(_detector(draft, interpreter).quantize(q12_rows(probe).tolist()),
                                     np.int8).copy()
     manifest = package.new_manifest(
         model_id, board, trained.spec, model, interpreter, ops=["FULLY_CONNECTED"], scoring=scoring,

@@ -1,10 +1,10 @@
-"""What a board's vibration sensor measures of a signal, as the firmware reads it: in g, sample by sample.
+"""What a board's vibration sensor measures of a signal, as the firmware reads it: counts, sample by sample.
 
 The same path as in a virtual node, run in this process: the signal is rendered to a signal file
 (``hardware.render_signal``: resampled to the sensor's rate, scaled to its level, quantized to the
 file's fixed point), the simulated sensor (``hardware.load_cpython()``) turns it into counts on its
 clock, the firmware's own driver (``monitor.hal.open_vibration_sensor``) drains its FIFO, and the
-firmware's ``Sampler`` converts the counts to g. ``fabnode score --board`` scores these samples, so
+firmware's ``Sampler`` hands the counts over in windows. ``fabnode score --board`` scores these counts, so
 its windows are, sample for sample, the windows a node measuring the same signal computes.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from array import array
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,9 +25,19 @@ from fabnode.sim import hardware
 CHUNK_FRAMES = 256  # frames the sampler hands over at a time (a power of two, as its windows are)
 
 
+class Measured(NamedTuple):
+    """Sensor counts (``frames x axes``) and the g per count the firmware's driver gives them."""
+
+    counts: NDArray[np.int32]
+    scale_g: float
+
+    def g(self) -> NDArray[np.float64]:
+        return self.counts * self.scale_g
+
+
 def measure(board: Board, source: hardware.SignalSource, frames: int | None = None,
-            start_s: float = 0.0) -> NDArray[np.float32]:
-    """The first ``frames`` samples (``frames x axes``, g) of ``source`` measured by ``board``'s sensor.
+            start_s: float = 0.0) -> Measured:
+    """The first ``frames`` samples (``frames x axes``) of ``source`` measured by ``board``'s sensor.
 
     ``frames`` None: one pass of the signal's healthy segment (a replayed recording, once). The
     sensor starts measuring ``start_s`` simulated seconds after power-on (the signal's time 0), as a
@@ -51,20 +62,20 @@ def measure(board: Board, source: hardware.SignalSource, frames: int | None = No
             sensor = hal.open_vibration_sensor(board.raw["pins"], spec)
             sensor.start(sensor.FIFO_FRAMES // 2)
             sampler = Sampler(sensor, CHUNK_FRAMES, CHUNK_FRAMES)
-            chunk = array("f", bytes(4 * CHUNK_FRAMES * sensor.AXES))
+            chunk = array("i", bytes(4 * CHUNK_FRAMES * sensor.AXES))
             # Drain at half the FIFO's fill time, well before it could overrun.
             step_us = sensor.FIFO_FRAMES * 500000 // sensor.odr_hz
-            out = np.empty((-(-frames // CHUNK_FRAMES) * CHUNK_FRAMES, sensor.AXES), np.float32)
+            out = np.empty((-(-frames // CHUNK_FRAMES) * CHUNK_FRAMES, sensor.AXES), np.int32)
             taken = 0
             while taken < frames:
                 simhw.advance_us(step_us)
                 sampler.on_watermark(None)
                 while sampler.ready():
                     sampler.take(chunk)
-                    out[taken:taken + CHUNK_FRAMES] = np.frombuffer(chunk, np.float32).reshape(CHUNK_FRAMES, -1)
+                    out[taken:taken + CHUNK_FRAMES] = np.frombuffer(chunk, np.int32).reshape(CHUNK_FRAMES, -1)
                     taken += CHUNK_FRAMES
             if sensor.overruns or sampler.dropped:
                 raise RuntimeError("the simulated sensor overran while measuring: the drain step is too long")
         finally:
             simhw.world().device("vibration").signal.close()
-    return out[:frames]
+    return Measured(out[:frames], float(sensor.scale_g))
