@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 SCORE_TYPES = ("reconstruction_mse",)
-_MAX_OFFSET = 1 << 18  # |x - offset| beyond this (64 in feature units) saturates any input anyway
 _SCORE_UNIT_BITS = 12  # the larger of the two tensor scales is 2**12 score units
 
 
@@ -49,14 +48,18 @@ class Detector:
         in_scale = float(source["scale"])
         self._in_zero = int(source["zero_point"])
         self._offset = [0] * self.size
+        self._limit = [0] * self.size
         self._multiplier = [0] * self.size
         self._shift = [0] * self.size
         for i in range(self.size):
             self._offset[i] = _round(float(norm["mean"][i]) * fixmath.ONE)
+            std = float(norm["std"][i])
+            if not (std > 0.0 and in_scale > 0.0):
+                raise ValueError("normalization std and input scale must be positive")
             # q - zero = (x - offset) / (std * scale * 4096) = (x - offset) * multiplier / 2**shift
-            mantissa, shift = _multiplier(1.0 / (float(norm["std"][i]) * in_scale * fixmath.ONE))
-            self._multiplier[i] = mantissa
-            self._shift[i] = shift
+            per_step = std * in_scale * fixmath.ONE
+            self._limit[i] = int(256 * per_step) + 2  # |x - offset| beyond this saturates the input
+            self._multiplier[i], self._shift[i] = _multiplier(1.0 / per_step, self._limit[i])
         target = manifest["output"]
         outputs = 1
         for dimension in target.get("shape", (1, self.size)):
@@ -78,16 +81,17 @@ class Detector:
         if len(features) != self.size:
             raise ValueError("feature vector has the wrong length for this model")
         offset = self._offset
+        limit = self._limit
         multiplier = self._multiplier
         shift = self._shift
         zero = self._in_zero
         data = self._input
         for i in range(self.size):
             d = features[i] - offset[i]
-            if d > _MAX_OFFSET:
-                d = _MAX_OFFSET
-            elif d < -_MAX_OFFSET:
-                d = -_MAX_OFFSET
+            if d > limit[i]:
+                d = limit[i]
+            elif d < -limit[i]:
+                d = -limit[i]
             q = ((d * multiplier[i] + (1 << (shift[i] - 1))) >> shift[i]) + zero
             if q > 127:
                 q = 127
@@ -141,19 +145,20 @@ class Detector:
         return score > self.threshold_log2
 
 
-def _multiplier(value: float) -> "tuple[int, int]":
-    """``value`` as ``multiplier * 2**-shift`` with a 12-bit multiplier (products with |d| <= 2**18 stay small)."""
+def _multiplier(value: float, limit: int) -> "tuple[int, int]":
+    """``value`` as ``multiplier * 2**-shift``, as many bits (up to 15) as keep ``limit * multiplier`` below 2**29."""
     import math
 
-    if not value > 0.0:
-        raise ValueError("normalization std and input scale must be positive")
+    bits = 15
+    while bits > 4 and limit >= 1 << (29 - bits):
+        bits -= 1
     mantissa, exponent = math.frexp(value)
-    multiplier = int(mantissa * 4096.0 + 0.5)
-    shift = 12 - exponent
-    if multiplier == 4096:
-        multiplier = 2048
+    multiplier = _round(mantissa * (1 << bits))
+    shift = bits - exponent
+    if multiplier == 1 << bits:
+        multiplier >>= 1
         shift -= 1
-    if not 1 <= shift <= 29:
+    if not 1 <= shift <= 29 or limit >= 1 << (29 - bits):
         raise ValueError("normalization std times input scale is out of range for Q12 features")
     return multiplier, shift
 
