@@ -70,7 +70,7 @@ def buffer_figures(model: Path) -> dict[str, int]:
     seen: set[int] = set()
     parts = {
         "sampler ring (int16 counts)": app.sampler,
-        "window in g + feature vector": (app.samples, app.features),
+        "window of counts + feature vector": (app.samples, app.features),
         "feature extractor (FFT, spectra)": app.extractor,
         "model (weights + arena) and detector": (app.loaded.model, app.loaded.detector),
     }
@@ -97,7 +97,7 @@ def main() -> None:
         buffers = buffer_figures(model)
     print("| stage, per window | µs | bytes allocated |")
     print("| --- | ---: | ---: |")
-    for key, label in (("loop", "whole loop (drain, take, features, score, alarms)"), ("take", "samples to g"),
+    for key, label in (("loop", "whole loop (drain, take, features, score, alarms)"), ("take", "window of counts"),
                        ("features", "features.compute"), ("score", "detector.score"),
                        ("drain_16_frames", "FIFO drain, 16 frames (interrupt handler)")):
         allocated, us = mp[key]
