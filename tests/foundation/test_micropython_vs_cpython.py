@@ -8,10 +8,9 @@ import pytest
 from fabnode.resources import firmware_lib_dir
 from fabnode.telemetry import Decoder, Record
 
-# Telemetry framing, alarm state machines and the feature summary of a known signal: text out, so
-# any difference in MicroPython's json, binascii, math or array handling shows up as a diff.
+# Telemetry framing, alarm state machines and the integer features of a known window: text out, so
+# any difference in MicroPython's json, binascii, math, int or array handling shows up as a diff.
 PROGRAM = """\
-import math
 from array import array
 from monitor import alarms, features, telemetry
 
@@ -26,15 +25,16 @@ print([state.update(over) for over in (1, 0, 1, 1, 0, 0, 0, 0, 0, 0)])
 print([alarms.iso_zone(v, "II") for v in (0.5, 1.2, 3.0, 8.0)])
 
 spec = dict(features.DEFAULT_SPEC)
-extractor = features.FeatureExtractor(spec)
+extractor = features.FeatureExtractor(spec, 1 / 256)
 window, axes = spec["window"], spec["axes"]
-samples = array("f", [0.0] * (window * axes))
+samples = array("i", [0] * (window * axes))
 for i in range(window):
-    samples[i * axes + 2] = 0.5 * math.sin(2 * math.pi * 100 * i / spec["rate_hz"])
-out = array("f", [0.0] * extractor.size)
+    samples[i * axes + 2] = (i * i * 37 + i * 1013) % 257 - 128 + (256 if i % 100 == 7 else 0)
+out = array("i", [0] * extractor.size)
 extractor.compute(samples, out)
-print(["%.4g" % v for v in out])
-print(["%.4g" % v for v in extractor.summary])
+print(list(out))
+print(list(extractor.summary))
+print(["%.4g" % v for v in extractor.summary_values(2)])
 """
 
 

@@ -260,7 +260,7 @@ class App:
             self._velocity = velocity
             event = self.iso.update(velocity >= self._iso_limit_log2)
             if event is not None:
-                value = self.velocity
+                value = fixmath.to_float(velocity)
                 self._alarm("iso", event, value, self._iso_limit, zone=alarms.iso_zone(value, self.cfg.machine_class))
             if self.loaded is not None:
                 self._score_window(self.loaded.detector.score(self.features))
@@ -351,7 +351,7 @@ class App:
         send("status", self.status_payload())
         if self.sampler is not None and self.sampler.windows:
             send("features", self._features_payload())
-        if self.loaded is not None and self._score_windows:
+        if self.loaded is not None and self._score_max is not None:
             send("score", {"window": self.windows(), "score": telemetry.finite(self.score),
                            "max": telemetry.finite(fixmath.to_float(self._score_max)), "windows": self._score_windows,
                            "over": self._score_over, "threshold": self.loaded.detector.threshold,

@@ -105,4 +105,5 @@ def to_float(log_q12: int) -> float:
     """The value of a Q12 base-2 logarithm (0.0 for LOG_ZERO), for reports: this allocates."""
     if log_q12 <= LOG_ZERO:
         return 0.0
-    return 2.0 ** (log_q12 / ONE)
+    value: float = 2.0 ** (log_q12 / ONE)
+    return value

@@ -147,7 +147,7 @@ def feature_matrix(samples: NDArray[Any], spec: dict[str, Any], hop: int | None 
     for start in range(0, len(counts) - window + 1, hop):
         features.compute(array("i", flat[start * axes:(start + window) * axes].tobytes()), out, False)
         rows.append(np.frombuffer(out, np.int32).copy())
-    return (np.array(rows, np.float32) / FEATURE_ONE).reshape(len(rows), features.size)
+    return (np.array(rows, np.float32) / np.float32(FEATURE_ONE)).reshape(len(rows), features.size)
 
 
 def q12_rows(features: NDArray[np.floating]) -> NDArray[np.int32]:

@@ -32,7 +32,7 @@ class Measured(NamedTuple):
     scale_g: float
 
     def g(self) -> NDArray[np.float64]:
-        return self.counts * self.scale_g
+        return self.counts.astype(np.float64) * self.scale_g
 
 
 def measure(board: Board, source: hardware.SignalSource, frames: int | None = None,
