@@ -9,9 +9,9 @@ and sampler) and scores it with ``fabnode.models.scoring``.
 Alignment: the node starts its sensor last in ``App.start()``, right after the ``hello`` (whose
 ``ticks_ms`` is simulated time), so its windows start at the signal frame playing then; the test
 finds that frame by matching the first streamed window's features among the frames of the
-following half second. Equal means equal: the WebAssembly port computes in double precision as
-CPython does, the feature vectors and int8 model inputs are the same, so the scores are the same
-doubles (sent unrounded, JSON round-trips them).
+following half second. Equal means equal: features, int8 inputs and scores are integers (Q12) on
+both sides, so the feature vectors are identical and the scores are the same Q12 logarithm (sent
+as its value, unrounded: the two sides' pow() may differ in the last bit, not by a Q12 step).
 """
 
 from __future__ import annotations
@@ -77,13 +77,13 @@ def run_node(port: str) -> tuple[Record, dict[int, dict[str, Any]], list[Record]
 def first_frame(samples: np.ndarray, spec: dict[str, Any], window: int, features: np.ndarray, lo: int, hi: int) -> int:
     """The frame at which the node's window 1 starts, given window number ``window``'s features."""
     extractor = feature_extractor(spec)
-    out = array("f", bytes(4 * extractor.size))
-    flat = np.ascontiguousarray(samples, np.float32).ravel()
+    out = array("i", bytes(4 * extractor.size))
+    flat = np.ascontiguousarray(samples, np.int32).ravel()
     axes, size = spec["axes"], spec["window"]
     for start in range(lo, hi):
         first = start + (window - 1) * spec["hop"]
-        extractor.compute(array("f", flat[first * axes:(first + size) * axes].tobytes()), out, False)
-        if np.array_equal(np.frombuffer(out, np.float32), features):
+        extractor.compute(array("i", flat[first * axes:(first + size) * axes].tobytes()), out, False)
+        if np.array_equal(np.frombuffer(out, np.int32), features):
             return start
     raise AssertionError(f"no window of the host's measurement starting at frames {lo}..{hi} has the node's features")
 
@@ -111,17 +111,19 @@ def test_score_equals_the_scores_the_virtual_node_reports_window_by_window(tmp_p
 
     lo = int(hello.ticks_ms * rate / 1000)
     hi = lo + int(SEARCH_S * rate)
-    samples = measure(BOARD, source, hi + (windows[-1] - 1) * hop + size)
+    measured = measure(BOARD, source, hi + (windows[-1] - 1) * hop + size)
+    samples = measured.counts
     node_features = {w: decode_block(p) for w, p in streamed.items()}
     start = first_frame(samples, spec, windows[0], node_features[windows[0]], lo, hi)
 
     # The host's window i is the node's window i + 1.
-    host = score_samples(reference, samples[start:start + (windows[-1] - 1) * hop + size], "replay")
+    host = score_samples(reference, samples[start:start + (windows[-1] - 1) * hop + size], "replay",
+                         measured.scale_g)
     assert len(host.scores) == windows[-1]
-    host_features = training.feature_matrix(samples[start:], spec)
+    host_features = training.q12_rows(training.feature_matrix(samples[start:], spec, scale_g=measured.scale_g))
     for w in windows:
         np.testing.assert_array_equal(node_features[w], host_features[w - 1], err_msg=f"window {w}")
-        assert streamed[w]["score"] == host.scores[w - 1], f"window {w}"
+        assert streamed[w]["score"] == pytest.approx(host.scores[w - 1], rel=1e-12), f"window {w}"
     # The replay really went from healthy to faulty inside the compared windows.
     assert not host.anomalous[windows[0] - 1] and host.anomalous[windows[-1] - 1]
     node_alarms = [(r.payload["window"], r.payload["event"]) for r in records

@@ -29,19 +29,19 @@ def test_adxl345_measures_the_signal_file_in_its_counts(tmp_path):
     measured = measure(ADXL345_BOARD, source, 4800)
     healthy, faulty = played.segment_g(0), played.segment_g(1)
     expected = np.vstack([healthy[:3200], faulty[:1600]])  # the onset at 1 s of simulated time
-    np.testing.assert_array_equal(measured, np.floor(expected * 256) / 256)
-    assert measured.dtype == np.float32
+    np.testing.assert_array_equal(measured.counts, np.floor(expected * 256))
+    assert measured.counts.dtype == np.int32 and measured.scale_g == 1 / 256
 
 
 def test_a_later_start_measures_the_same_signal_later_on():
     source = hardware.demo_source(None)
     from_power_on = measure(ADXL345_BOARD, source, 2000)
     later = measure(ADXL345_BOARD, source, 1000, start_s=0.25)
-    np.testing.assert_array_equal(later, from_power_on[800:1800])  # 0.25 s is 800 frames at 3200 Hz
+    np.testing.assert_array_equal(later.counts, from_power_on.counts[800:1800])  # 0.25 s is 800 frames at 3200 Hz
 
 
 def test_without_frames_one_pass_of_the_recording_is_measured():
-    measured = measure(ADXL345_BOARD, hardware.SignalSource(recording=str(HEALTHY), level_g=0.05))
+    measured = measure(ADXL345_BOARD, hardware.SignalSource(recording=str(HEALTHY), level_g=0.05)).g()
     assert measured.shape == (9600, 3)  # the 3 s excerpt at 3200 Hz
     assert np.std(measured[:, 2]) == pytest.approx(0.05, rel=0.01)
     assert np.mean(measured[:, 2]) == pytest.approx(1.0, abs=0.01)  # gravity on z
