@@ -111,7 +111,8 @@ class NodeDataset:
             block = block.astype(np.float32) * np.float32(self.scale_g)
         else:
             index, size = int(payload["window"]), 1
-            block = block.astype(np.float32).reshape(1, -1)
+            # Q12 integers with their "scale" (1/4096); blocks without one hold the values.
+            block = (block.astype(np.float32) * np.float32(payload.get("scale", 1.0))).reshape(1, -1)
         self.rate_hz = float(payload.get("rate_hz") or self.rate_hz or 0) or None
         if self.next_index is not None and index != self.next_index:
             lost = (index - self.next_index) % INDEX_MODULO

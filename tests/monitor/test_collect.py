@@ -68,8 +68,9 @@ class StreamingNode(FakeNode):
                 payload = {"kind": "raw", "dtype": "<i2", "shape": [HOP, 3], "first": block * HOP,
                            "scale_g": SCALE_G, "rate_hz": 3200}
             else:
-                data = np.arange(8, dtype="<f4") + block
-                payload = {"kind": "features", "dtype": "<f4", "shape": [8], "window": block, "rate_hz": 3200}
+                data = (np.arange(8, dtype="<i4") + block) * 4096  # Q12, as the node sends them
+                payload = {"kind": "features", "dtype": "<i4", "scale": 1 / 4096, "shape": [8], "window": block,
+                           "rate_hz": 3200}
             payload["data"] = base64.b64encode(data.tobytes()).decode()
             line = self.record("raw", payload)
             if block not in self.lose_blocks:
