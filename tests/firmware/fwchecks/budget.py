@@ -1,7 +1,7 @@
 """Time and allocation of each stage of the window pipeline, measured inside MicroPython.
 
-The WebAssembly port's gc.collect() reclaims nothing (its heap grows instead), so gc.mem_alloc()
-differences here are gross allocations: every object made, garbage or not.
+The WebAssembly port's gc.collect() reclaims nothing inside one run (its heap grows instead), so
+gc.mem_alloc() differences here are gross allocations: every object made, garbage or not.
 """
 
 import gc
@@ -46,13 +46,14 @@ class ConstSensor:
 
 
 def _alloc_us(fn, repeat):
+    """(bytes allocated over all ``repeat`` calls, µs per call)."""
     gc.collect()
     a = gc.mem_alloc()
     t = time.ticks_us()
     for _ in range(repeat):
         fn()
     us = time.ticks_diff(time.ticks_us(), t)
-    return (gc.mem_alloc() - a) // repeat, us // repeat
+    return gc.mem_alloc() - a, us // repeat
 
 
 def steady_app(models_root):
@@ -79,7 +80,7 @@ def fill(hal, one_window):
 
 
 def measure(models_root, windows=20):
-    """{stage: (bytes allocated, µs) per window} plus construction figures."""
+    """{stage: (bytes allocated over ``windows`` windows, µs per window)} plus construction figures."""
     gc.collect()
     base = gc.mem_alloc()
     app, hal, sensor, one_window = steady_app(models_root)
