@@ -145,8 +145,16 @@ class FeatureExtractor:
         for band in spec["bands_hz"]:
             self._bands.extend(array("H", self._bins(band, 1)))
         self._envelope = self._bins(spec["envelope_hz"], 1)
+        # The band's analytic signal, moved down to bin 0, needs only as many points as the band
+        # has bins: its envelope at every (n / envelope_size)-th sample, with the same bin width.
+        self._envelope_size = 2
+        while self._envelope_size < self._envelope[1] - self._envelope[0]:
+            self._envelope_size <<= 1
         # The envelope carries the Hann window's shape, whose spectrum fills bins 0 and 1.
         self._modulation = self._bins(spec["modulation_hz"], 2)
+        if self._modulation[1] > self._envelope_size >> 1:
+            raise ValueError(f"modulation band {spec['modulation_hz'][1]} Hz is above the envelope's "
+                             f"sampling of a {spec['envelope_hz'][1] - spec['envelope_hz'][0]} Hz wide band")
         low, high = spec["velocity_hz"]
         velocity_low = int(low / bin_hz)
         if velocity_low * bin_hz < low:
@@ -370,27 +378,27 @@ class FeatureExtractor:
         re = self._re
         im = self._im
         low, high = self._envelope
-        # Analytic signal of the band: positive frequencies doubled, everything else (including
-        # the bins real_forward leaves undefined) removed.
-        for k in range(n):
-            if low <= k < high:
-                re[k] <<= 1
-                im[k] <<= 1
-            else:
-                re[k] = 0
-                im[k] = 0
+        size = self._envelope_size
+        # Analytic signal of the band (positive frequencies doubled, all else removed), shifted
+        # down by ``low`` bins: a unit phasor times the analytic signal, so the same envelope.
+        for k in range(high - low):
+            re[k] = re[low + k] << 1
+            im[k] = im[low + k] << 1
+        for k in range(high - low, n):
+            re[k] = 0
+            im[k] = 0
         fft = self._fft
-        fft.inverse(re, im)  # the ratio below does not depend on the block exponent
+        fft.inverse(re, im, size)  # the ratio below does not depend on the block exponent
         total = 0
         envelope = 1
-        for t in range(n):
+        for t in range(size):
             envelope = fixmath.isqrt(re[t] * re[t] + im[t] * im[t], envelope if envelope else 1)
             re[t] = envelope
             total += envelope
-        mean = (total + (n >> 1)) >> self._bits
-        for t in range(n):
+        mean = total // size
+        for t in range(size):
             re[t] -= mean
-        fft.real_forward(re, im)
+        fft.real_forward(re, im, size)
         low, high = self._modulation
         peak = 0
         total = 0

@@ -36,26 +36,40 @@ class FFT:
         """X[k] = sum x[t] exp(-2 pi i k t / n) = (re + i im)[k] * 2**returned."""
         return self._transform(re, im, -1, self.n)
 
-    def inverse(self, re: "array[int]", im: "array[int]") -> int:
-        """x[t] = 1/n sum X[k] exp(+2 pi i k t / n) = (re + i im)[t] * 2**returned."""
-        return self._transform(re, im, 1, self.n) - self.bits
+    def inverse(self, re: "array[int]", im: "array[int]", size: int = 0) -> int:
+        """x[t] = 1/size sum X[k] exp(+2 pi i k t / size) = (re + i im)[t] * 2**returned.
 
-    def real_forward(self, re: "array[int]", im: "array[int]") -> int:
-        """Spectrum of the real signal in ``re`` (``im`` is scratch): X[0..n/2] = (re + i im) * 2**returned.
+        ``size``: a power of two up to n (default n); entries from ``size`` on must be 0.
+        """
+        size = size or self.n
+        exponent = self._transform(re, im, 1, size)
+        while size > 1:
+            size >>= 1
+            exponent -= 1
+        return exponent
 
-        Half the work of ``forward``: the n real samples are an n/2-point complex signal (even
+    def real_forward(self, re: "array[int]", im: "array[int]", size: int = 0) -> int:
+        """Spectrum of the ``size`` (default n) real samples in ``re`` (``im`` is scratch):
+        X[0..size/2] = (re + i im) * 2**returned.
+
+        Half the work of ``forward``: the real samples are a size/2-point complex signal (even
         samples real, odd imaginary), transformed, then split into the spectrum of the real one.
-        Bins above n/2 (the conjugate mirror) are left undefined. Components end below 2**14.3,
+        Bins above size/2 (the conjugate mirror) are left undefined. Components end below 2**14.3,
         so a bin's power re**2 + im**2 is a small int.
         """
-        m = self.n >> 1
+        size = size or self.n
+        stride = self.n // size
+        m = size >> 1
         for j in range(m):
             im[j] = re[2 * j + 1]
             re[j] = re[2 * j]
+        for j in range(m, self.n):  # not transformed, but seen by the stages' bound
+            re[j] = 0
+            im[j] = 0
         exponent = self._transform(re, im, -1, m)
         # The split below can grow components by 2 * (1 + sqrt 2): start from at most 2**12.
         shift = 0
-        while (self._top >> shift) >= _MAX_INPUT >> 1:
+        while (self._top >> shift) > _MAX_INPUT >> 1:
             shift += 1
         rounding = (1 << shift) >> 1
         z_re = (re[0] + rounding) >> shift
@@ -78,8 +92,8 @@ class FFT:
             e_im = a_im + b_im
             o_re = a_im - b_im
             o_im = b_re - a_re
-            w_re = cos_table[k]
-            w_im = -sin_table[k]
+            w_re = cos_table[k * stride]
+            w_im = -sin_table[k * stride]
             t_re = (w_re * o_re - w_im * o_im + 8192) >> 14
             t_im = (w_re * o_im + w_im * o_re + 8192) >> 14
             # X[k] = E + W^k O and X[m - k] = conj(E - W^k O).
@@ -92,24 +106,21 @@ class FFT:
     def _transform(self, re: "array[int]", im: "array[int]", sign: int, size: int) -> int:
         """In-place complex FFT of the first ``size`` entries (a power of two up to n), unscaled.
 
-        Returns the exponent of the block scaling; leaves a bound of the outputs in ``_top``.
+        Entries from ``size`` on must be at most the data's magnitude (they count in the stages'
+        bound: ``max``/``min`` scan whole arrays in C, far faster than tracking it per butterfly).
+        Returns the exponent of the block scaling; leaves the outputs' largest magnitude in ``_top``.
         """
         stride = self.n // size
         drop = 0
         while (size << drop) < self.n:
             drop += 1
         reverse = self._reverse
-        top = 0
         for i in range(size):
             j = reverse[i] >> drop
             if j > i:
                 re[i], re[j] = re[j], re[i]
                 im[i], im[j] = im[j], im[i]
-            # x ^ (x >> 31) is |x| (|x| - 1 when negative): OR-ed, a bound on the largest magnitude.
-            value = re[i]
-            top |= value ^ (value >> 31)
-            value = im[i]
-            top |= value ^ (value >> 31)
+        top = max(max(re), -min(re), max(im), -min(im))
         exponent = 0
         if top >= 1 << 15:  # too large for the first stage's products: scale down first
             shift = 0
@@ -117,22 +128,34 @@ class FFT:
                 shift += 1
             _scale_down(re, im, size, shift)
             exponent = shift
-            top >>= shift
+            top = max(max(re), -min(re), max(im), -min(im))
         cos_table = self.cos_table
         sin_table = self.sin_table
         span = 2
         step = (size >> 1) * stride
         while span <= size:
             shift = 0
-            while (top >> shift) >= _MAX_INPUT:
+            while (top >> shift) > _MAX_INPUT:
                 shift += 1
             exponent += shift
             rounding = (1 << shift) >> 1
             product_shift = 14 + shift
             product_rounding = 1 << (product_shift - 1)
             half = span >> 1
-            top = 0
-            for k in range(half):
+            # k = 0: the twiddle is 1, and (x * 2**14 + rounding) >> (14 + shift) is (x + rounding) >> shift.
+            i = 0
+            while i < size:
+                j = i + half
+                tr = (re[j] + rounding) >> shift
+                ti = (im[j] + rounding) >> shift
+                ur = (re[i] + rounding) >> shift
+                ui = (im[i] + rounding) >> shift
+                re[i] = ur + tr
+                im[i] = ui + ti
+                re[j] = ur - tr
+                im[j] = ui - ti
+                i += span
+            for k in range(1, half):
                 wr = cos_table[k * step]
                 wi = sin_table[k * step]
                 if sign < 0:
@@ -146,16 +169,12 @@ class FFT:
                     ti = (wr * xi + wi * xr + product_rounding) >> product_shift
                     ur = (re[i] + rounding) >> shift
                     ui = (im[i] + rounding) >> shift
-                    a = ur + tr
-                    b = ui + ti
-                    c = ur - tr
-                    d = ui - ti
-                    re[i] = a
-                    im[i] = b
-                    re[j] = c
-                    im[j] = d
-                    top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
+                    re[i] = ur + tr
+                    im[i] = ui + ti
+                    re[j] = ur - tr
+                    im[j] = ui - ti
                     i += span
+            top = max(max(re), -min(re), max(im), -min(im))
             span <<= 1
             step >>= 1
         self._top = top
