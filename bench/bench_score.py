@@ -49,7 +49,7 @@ def main() -> None:
         resampled = time.process_time()
         rows = training.feature_matrix(samples, spec)
         featured = time.process_time()
-        scores = training.detector_scores(package.manifest, runtimes.load_tfl(package.model), rows)
+        scores = training.node_scores(package.manifest, runtimes.load_tfl(package.model), rows)
         alarm = alarm_state(package.manifest["alarm"])
         for score in scores.tolist():
             alarm.update(score > package.threshold)

@@ -88,7 +88,7 @@ def part(recording: Recording, start: float, end: float) -> Recording:
 
 def scores(trained: training.TrainedModel, manifest: dict[str, Any], model: bytes,
            features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return trained.float_scores(features), training.detector_scores(manifest, model, features)
+    return trained.float_scores(features), training.node_scores(manifest, model, features)
 
 
 def bar1(bench: Bench, speed: int) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def node_levels(bench: Bench) -> list[dict[str, Any]]:
             for condition in ("Normal", *FAULTS):
                 samples = as_measured(training.node_samples(bench.recording(f"{condition}_{speed}"), spec),
                                       channel, level)
-                scores = training.detector_scores(shipped.manifest, shipped.model,
+                scores = training.node_scores(shipped.manifest, shipped.model,
                                                   training.feature_matrix(samples, spec))
                 if condition == "Normal":
                     healthy.append(scores)

@@ -46,7 +46,7 @@ def test_reference_model_separates_healthy_from_faulty(reference, bearing_data, 
         recording = load_recording(bearing_data / f"{condition}_{speed}.npy")
         # The last windows: the part each healthy file's threshold was checked on, not fitted.
         samples = training.node_samples(recording, spec)[-WINDOWS * window:]
-        scores = training.detector_scores(reference.manifest, reference.model,
+        scores = training.node_scores(reference.manifest, reference.model,
                                           training.feature_matrix(samples, spec, hop=window))
         if condition == "Normal":
             assert np.all(scores < threshold), (condition, speed, scores)
@@ -76,7 +76,7 @@ def test_shipped_model_judges_shape_at_any_level_a_node_measures(reference, bear
             # Healthy: the held-out last quarter; the model never fitted these windows.
             samples = samples[-WINDOWS * window:]
             for level in LEVELS_G:
-                scores = training.detector_scores(reference.manifest, reference.model, training.feature_matrix(
+                scores = training.node_scores(reference.manifest, reference.model, training.feature_matrix(
                     as_measured(samples, channel, level), spec, hop=window))
                 if condition == "Normal":
                     assert np.all(scores < reference.threshold), (condition, speed, level, scores)
@@ -93,7 +93,7 @@ def test_recipe_generalizes_to_an_unseen_speed(bearing_data):
 
     def scores(name: str) -> np.ndarray:
         samples = training.node_samples(load_recording(bearing_data / f"{name}_900.npy"), spec)
-        return training.detector_scores(manifest, model, training.feature_matrix(samples, spec, hop=2048))
+        return training.node_scores(manifest, model, training.feature_matrix(samples, spec, hop=2048))
 
     assert np.all(scores("Normal") < manifest["threshold"])
     for fault in ("IR2", "OR2", "OR8"):

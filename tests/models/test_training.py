@@ -91,7 +91,7 @@ def test_trained_package_detects_synthetic_faults_at_an_unseen_speed(trained, tm
 
     def scores(recording: Recording) -> np.ndarray:
         rows = training.feature_matrix(training.node_samples(recording, SPEC), SPEC)
-        return training.detector_scores(manifest, model, rows)
+        return training.node_scores(manifest, model, rows)
 
     healthy = scores(machine(2.0, 20.0, seed=5))
     faulty = scores(machine(2.0, 20.0, fault=True, seed=6))

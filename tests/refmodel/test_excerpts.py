@@ -67,7 +67,7 @@ def test_demo_machine_is_healthy_then_faulty_for_the_shipped_model(fault, refere
     def scores(start_s: float, frames: int) -> np.ndarray:
         measured = measure(get_board("esp32-devkitc"), source, frames, start_s)  # as the node's ADXL345 reads it
         features = training.feature_matrix(measured.counts, spec, hop=window // 4, scale_g=measured.scale_g)
-        return training.detector_scores(reference.manifest, reference.model, features)
+        return training.node_scores(reference.manifest, reference.model, features)
 
     # Twice round the loop: windows across the seam, where the excerpt starts again, are healthy too.
     assert np.all(scores(0.0, 2 * len(healthy)) < reference.threshold)

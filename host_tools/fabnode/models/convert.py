@@ -205,7 +205,7 @@ def convert_package(model_path: str | Path, calibration: Sequence[str | Path], b
     scoring = {"score": {"type": training.SCORE_TYPE}, "normalization": normalization.to_json(),
                "input": _tensor_json(summary.input), "output": _tensor_json(summary.output)}
     draft = {**scoring, "threshold": 1.0}  # the detector, before the int8 scores set the threshold
-    int8_scores = training.detector_scores(draft, interpreter, features).astype(np.float64)
+    int8_scores = training.node_scores(draft, interpreter, features)
     quantized_inputs = _node_inputs(draft, interpreter, features)
     say(Check("bit-exact", _check_bit_exact(model, interpreter, quantized_inputs)))
 

@@ -272,11 +272,6 @@ def node_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[
     return np.array([fixmath.to_float(detector.score(row.tolist())) for row in q12_rows(features)], np.float64)
 
 
-def detector_scores(manifest: dict[str, Any], model: bytes | Any, features: NDArray[np.floating]) -> FloatArray:
-    """``node_scores`` in single precision (what thresholds are set on)."""
-    return node_scores(manifest, model, features).astype(np.float32)
-
-
 def build_package(trained: TrainedModel, board: Board, model_id: str, created: str | None = None,
                   alarm: tuple[int, int] = ALARM_K_OF_N) -> tuple[dict[str, Any], bytes]:
     """Quantize ``trained`` to full int8 and describe it: (manifest, model.tflite bytes).
@@ -296,7 +291,7 @@ def build_package(trained: TrainedModel, board: Board, model_id: str, created: s
         "score": {"type": SCORE_TYPE},
     }
     draft = {**scoring, "threshold": 1.0}  # the detector, before the int8 scores set the threshold
-    holdout_int8 = detector_scores(draft, interpreter, trained.holdout_features)
+    holdout_int8 = node_scores(draft, interpreter, trained.holdout_features)
     threshold = threshold_from(holdout_int8)
     holdout_float = trained.float_scores(trained.holdout_features)
     same_side = (holdout_int8 > threshold) == (holdout_float > threshold)
