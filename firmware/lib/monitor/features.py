@@ -124,8 +124,8 @@ class FeatureExtractor:
             raise ValueError(f"feature spec version {spec.get('version')} is not supported "
                              f"(this firmware computes version {FEATURES_VERSION}); retrain or rebuild the model")
         n = spec["window"]
-        if n < 16 or n & (n - 1):
-            raise ValueError("window must be a power of two >= 16")
+        if n < 16 or n > 8192 or n & (n - 1):  # above 8192 the integer sums could leave the small ints
+            raise ValueError("window must be a power of two from 16 to 8192")
         rate = float(spec["rate_hz"])
         axes = spec["axes"]
         channels = spec["channels"]
