@@ -147,6 +147,15 @@ def test_wrong_board_is_refused_before_anything_is_written(vnode: str, trained_p
     assert node_models(vnode)["staged"] is False
 
 
+def test_a_package_of_older_features_is_refused_with_a_rebuild_hint(vnode: str, trained_package: Path) -> None:
+    package = load_package(trained_package)
+    old = replace(package, manifest={**package.manifest, "features": {**package.feature_spec, "version": 1}})
+    [result] = push_model(old, [vnode])
+    assert not result.ok and "computes features version 2, the model needs version 1" in result.detail
+    assert "rebuild the package" in result.detail
+    assert node_models(vnode)["staged"] is False
+
+
 def test_cli_table_and_exit_code_for_several_ports(vnode: str, trained_package: Path) -> None:
     result = CliRunner().invoke(cli, ["push-model", str(trained_package), "-p", vnode, "-p", "sim://absent?board=nope",
                                       "--json"])

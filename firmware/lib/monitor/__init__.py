@@ -1,3 +1,3 @@
 """The condition-monitoring app that runs on every node (docs/firmware.md)."""
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"  # 0.2: integer features (version 2), Q12 features stream

@@ -104,8 +104,10 @@ def check_node(package: ModelPackage, facts: dict[str, Any], port: str) -> None:
                         f"{', '.join(manifest['boards'])}")
     spec_version = manifest["features"].get("version", facts["features_version"])
     if spec_version != facts["features_version"]:
+        hint = ("update the firmware with fabnode deploy" if spec_version > facts["features_version"]
+                else "rebuild the package with this fabnode (fabnode train or fabnode convert)")
         raise PushError(f"{port}: firmware {facts['fw']} computes features version {facts['features_version']}, "
-                        f"the model needs version {spec_version}", hint="update the firmware with fabnode deploy")
+                        f"the model needs version {spec_version}", hint=hint)
     if manifest["score"]["type"] not in facts["score_types"]:
         raise PushError(f"{port}: firmware {facts['fw']} cannot compute {manifest['score']['type']} scores",
                         hint="update the firmware with fabnode deploy")
@@ -190,7 +192,8 @@ def push_model(package: ModelPackage, ports: Sequence[str], baud: int | None = N
         try:
             result = push_one(package, port, baud, dry_run)
         except (FabnodeError, OSError) as exc:  # OSError: the port went away (USB pulled, node lost power)
-            result = PushResult(port, "failed", package.id, None, str(exc))
+            hint = getattr(exc, "hint", None)
+            result = PushResult(port, "failed", package.id, None, f"{exc}; {hint}" if hint else str(exc))
         return replace(result, seconds=round(time.monotonic() - started, 2))
 
     with ThreadPoolExecutor(max_workers=len(ports)) as pool:
