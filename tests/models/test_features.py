@@ -219,7 +219,8 @@ def test_names_and_size_follow_the_spec():
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"window": 1000}, "power of two"), ({"window": 16384}, "power of two"), ({"channels": [3]}, "channels"), ({"hop": 0}, "hop"),
+    [({"window": 1000}, "power of two"), ({"window": 16384}, "power of two"), ({"channels": [3]}, "channels"),
+     ({"hop": 0}, "hop"),
      ({"bands_hz": [[200, 2000]]}, "outside the spectrum"), ({"bands_hz": [[300, 301]]}, "empty"),
      ({"modulation_hz": [1, 200]}, "outside the spectrum"), ({"version": 1}, "retrain"), ({"level": 1}, "level"),
      ({"envelope_hz": [400, 500]}, "above the envelope")],

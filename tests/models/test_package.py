@@ -78,6 +78,7 @@ def test_zip_and_directory_hold_the_same_package(trained_package: Path, tmp_path
     ("self_test", "'self_test' is missing"),
     ("features", "'features' is missing"),
     ("training", "'training' is missing"),
+    ("fixed_point", "'fixed_point' is missing"),
 ])
 def test_missing_field_is_named(trained_package: Path, tmp_path: Path, field: str, reason: str) -> None:
     bad = altered(trained_package, tmp_path, lambda m: m.pop(field))
@@ -96,6 +97,8 @@ def test_missing_field_is_named(trained_package: Path, tmp_path: Path, field: st
     (lambda m: m["features"].update(level=True), "'features' describes 11 features, the model takes 10"),
     (lambda m: m["features"].update(level="no"), "'features' is not valid.*level must be true or false"),
     (lambda m: m["alarm"].update(k=6), "'alarm' is not a valid k-of-n alarm"),
+    (lambda m: m.update(threshold=m["threshold"] * 2), "'fixed_point' does not match"),
+    (lambda m: m["fixed_point"]["shift"].__setitem__(0, 40), "'fixed_point' does not match"),
     (lambda m: m["self_test"]["input"].__setitem__(0, 300), "'self_test.input' must be 10 int8 values"),
     (lambda m: m["input"].update(zero_point=5), "input quantization"),
     (lambda m: m.update(ops=["FULLY_CONNECTED", "SOFTMAX"]), "the manifest lists FULLY_CONNECTED, SOFTMAX"),

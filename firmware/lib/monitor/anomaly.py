@@ -7,8 +7,9 @@ reconstructs them well and anything else badly.
 
 Features arrive in Q12 (``monitor.features``). Normalization and quantization are one integer
 multiply per feature, ``q = zero_point + round_half_up((x - offset) * multiplier / 2**shift)``,
-with constants made once from the manifest, and the score is a Q12 log2 (``fixmath``), compared
-with the threshold's: a window allocates nothing and every platform computes the same bits.
+and the score is a Q12 log2 (``fixmath``), compared with the threshold's. The constants are the
+manifest's ``fixed_point`` integers (``fixed_point()`` makes them from its floats on the host):
+a window allocates nothing and every platform computes the same bits.
 ``docs/features.md`` gives the arithmetic.
 """
 
@@ -23,56 +24,86 @@ SCORE_TYPES = ("reconstruction_mse",)
 _SCORE_UNIT_BITS = 12  # the larger of the two tensor scales is 2**12 score units
 
 
+def fixed_point(manifest: "dict[str, Any]") -> "dict[str, Any]":
+    """The detector's integer constants, made from the manifest's floats (the package's ``fixed_point``).
+
+    Packages carry them so a node reads integers: a single-precision port would round the floats
+    (and their JSON parsing) differently. The host makes them once, in double precision.
+    """
+    threshold = float(manifest["threshold"])
+    if not threshold > 0.0:
+        raise ValueError("threshold must be positive")
+    # The largest log whose value is at most the threshold: score > threshold_log2 exactly when
+    # the score's value (fixmath.to_float) is over the threshold, so hosts may compare either.
+    threshold_log2 = fixmath.log2_of_float(threshold)
+    while fixmath.to_float(threshold_log2 + 1) <= threshold:
+        threshold_log2 += 1
+    while fixmath.to_float(threshold_log2) > threshold:
+        threshold_log2 -= 1
+    norm = manifest["normalization"]
+    size = len(norm["mean"])
+    if len(norm["std"]) != size:
+        raise ValueError("normalization mean and std differ in length")
+    in_scale = float(manifest["input"]["scale"])
+    out_scale = float(manifest["output"]["scale"])
+    if not (in_scale > 0.0 and out_scale > 0.0):
+        raise ValueError("tensor scales must be positive")
+    offset, limit, multiplier, shift = [], [], [], []
+    for i in range(size):
+        std = float(norm["std"][i])
+        if not std > 0.0:
+            raise ValueError("normalization std must be positive")
+        offset.append(_round(float(norm["mean"][i]) * fixmath.ONE))
+        # q - zero = (x - offset) / (std * scale * 4096) = (x - offset) * multiplier / 2**shift
+        per_step = std * in_scale * fixmath.ONE
+        limit.append(int(256 * per_step) + 2)  # |x - offset| beyond this saturates the input
+        mantissa, exponent = _multiplier(1.0 / per_step, limit[i])
+        multiplier.append(mantissa)
+        shift.append(exponent)
+    # Input and output differences in common integer units: the larger scale is 2**12 units.
+    unit = max(in_scale, out_scale) / (1 << _SCORE_UNIT_BITS)
+    return {"offset": offset, "limit": limit, "multiplier": multiplier, "shift": shift,
+            "in_units": _round(in_scale / unit), "out_units": _round(out_scale / unit),
+            "score_log2": 2 * fixmath.log2_of_float(unit) - fixmath.log2(size), "threshold_log2": threshold_log2}
+
+
 class Detector:
-    """Scores Q12 feature vectors: ``score`` gives a Q12 log2, ``is_anomalous`` compares it with the threshold."""
+    """Scores Q12 feature vectors: ``score`` gives a Q12 log2, ``is_anomalous`` compares it with the threshold.
+
+    The integer constants come from the manifest's ``fixed_point`` (made by ``fixed_point`` when
+    the manifest has none: a package being built on the host).
+    """
 
     def __init__(self, manifest: "dict[str, Any]", model: "Any") -> None:
         score_type = manifest["score"]["type"]
         if score_type not in SCORE_TYPES:
             raise ValueError(f"score type {score_type} is not supported")
         self.threshold = float(manifest["threshold"])
-        if not self.threshold > 0.0:
-            raise ValueError("threshold must be positive")
-        # The largest log whose value is at most the threshold: score > threshold_log2 exactly when
-        # the score's value (fixmath.to_float) is over the threshold, so hosts may compare either.
-        self.threshold_log2 = fixmath.log2_of_float(self.threshold)
-        while fixmath.to_float(self.threshold_log2 + 1) <= self.threshold:
-            self.threshold_log2 += 1
-        while fixmath.to_float(self.threshold_log2) > self.threshold:
-            self.threshold_log2 -= 1
-        norm = manifest["normalization"]
-        self.size = len(norm["mean"])
-        if len(norm["std"]) != self.size:
-            raise ValueError("normalization mean and std differ in length")
-        source = manifest["input"]
-        in_scale = float(source["scale"])
-        self._in_zero = int(source["zero_point"])
-        self._offset = [0] * self.size
-        self._limit = [0] * self.size
-        self._multiplier = [0] * self.size
-        self._shift = [0] * self.size
+        constants = manifest.get("fixed_point") or fixed_point(manifest)
+        self.size = len(manifest["normalization"]["mean"])
+        for name in ("offset", "limit", "multiplier", "shift"):
+            if len(constants[name]) != self.size:
+                raise ValueError(f"fixed_point {name} has {len(constants[name])} values for {self.size} features")
+        self.threshold_log2 = int(constants["threshold_log2"])
+        self._offset = [int(v) for v in constants["offset"]]
+        self._limit = [int(v) for v in constants["limit"]]
+        self._multiplier = [int(v) for v in constants["multiplier"]]
+        self._shift = [int(v) for v in constants["shift"]]
         for i in range(self.size):
-            self._offset[i] = _round(float(norm["mean"][i]) * fixmath.ONE)
-            std = float(norm["std"][i])
-            if not (std > 0.0 and in_scale > 0.0):
-                raise ValueError("normalization std and input scale must be positive")
-            # q - zero = (x - offset) / (std * scale * 4096) = (x - offset) * multiplier / 2**shift
-            per_step = std * in_scale * fixmath.ONE
-            self._limit[i] = int(256 * per_step) + 2  # |x - offset| beyond this saturates the input
-            self._multiplier[i], self._shift[i] = _multiplier(1.0 / per_step, self._limit[i])
+            if not (1 <= self._shift[i] <= 29 and 0 < self._multiplier[i] < 1 << 15
+                    and 0 < self._limit[i] * self._multiplier[i] < 1 << 29):
+                raise ValueError(f"fixed_point constants of feature {i} would leave the small ints")
+        self._in_units = int(constants["in_units"])
+        self._out_units = int(constants["out_units"])
+        self._unit_log2 = int(constants["score_log2"])
+        self._in_zero = int(manifest["input"]["zero_point"])
         target = manifest["output"]
         outputs = 1
         for dimension in target.get("shape", (1, self.size)):
             outputs *= dimension
         if outputs != self.size:
             raise ValueError(f"{score_type} needs as many outputs as inputs, not {outputs} for {self.size}")
-        out_scale = float(target["scale"])
         self._out_zero = int(target["zero_point"])
-        # Input and output differences in common integer units: the larger scale is 2**12 units.
-        unit = max(in_scale, out_scale) / (1 << _SCORE_UNIT_BITS)
-        self._in_units = _round(in_scale / unit)
-        self._out_units = _round(out_scale / unit)
-        self._unit_log2 = 2 * fixmath.log2_of_float(unit) - fixmath.log2(self.size)
         self._input = bytearray(self.size)
         self._model = model if hasattr(model, "invoke") else _load(model)
 

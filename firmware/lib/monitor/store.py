@@ -20,7 +20,7 @@ STAGING = "staging"
 _TRASH = "trash"  # the old previous, renamed away before it is deleted
 MODEL_FILE = "model.tflite"
 MANIFEST_FILE = "manifest.json"
-_REQUIRED = ("id", "features", "normalization", "input", "output", "score", "threshold", "alarm",
+_REQUIRED = ("id", "features", "normalization", "input", "output", "score", "threshold", "fixed_point", "alarm",
              "self_test", "model_sha256")
 
 

@@ -175,6 +175,10 @@ def validate_manifest(manifest: Any) -> None:
     normalization.numbers("std", tensors["input"], positive=True)
     top.child("score").text("type")
     top.number("threshold", positive=True)
+    top.child("fixed_point")
+    if manifest["fixed_point"] != detector_constants(manifest):
+        raise top.fail("fixed_point", "does not match the normalization, tensor scales and threshold "
+                       "(rebuild the package with fabnode train or fabnode convert)")
     alarm = top.child("alarm")
     alarm_state(manifest["alarm"], alarm)
 
@@ -259,6 +263,19 @@ def alarm_state(alarm: dict[str, Any], where: _Check | None = None) -> Any:
         raise PackageError(f"manifest field 'alarm' is not a valid k-of-n alarm: {exc}") from None
 
 
+def detector_constants(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The node detector's integer constants for a manifest's floats (its ``fixed_point`` block)."""
+    use_firmware_lib()
+    from monitor import anomaly
+
+    try:
+        constants: dict[str, Any] = anomaly.fixed_point(manifest)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PackageError(f"the manifest's normalization, tensor scales or threshold do not fit the node: {exc}"
+                           ) from None
+    return constants
+
+
 def feature_extractor(spec: dict[str, Any]) -> Any:
     """The firmware's feature extractor for a feature spec; a spec it rejects is a PackageError."""
     use_firmware_lib()
@@ -278,7 +295,8 @@ def new_manifest(model_id: str, board: Board, spec: dict[str, Any], model: bytes
     """A schema-1 manifest for ``model`` (run by ``interpreter``, a ``tfl.Model``).
 
     ``scoring`` holds what the node's detector reads besides the threshold: ``normalization``,
-    ``input``, ``output`` and ``score``. Every way of making a package (train, convert) ends here.
+    ``input``, ``output`` and ``score``; their integer form (``fixed_point``) is added here. Every
+    way of making a package (train, convert) ends here.
     """
     return {
         "schema": SCHEMA_VERSION,
@@ -288,6 +306,7 @@ def new_manifest(model_id: str, board: Board, spec: dict[str, Any], model: bytes
         "features": {**spec, "names": feature_extractor(spec).names},
         **scoring,
         "threshold": threshold,
+        "fixed_point": detector_constants({**scoring, "threshold": threshold}),
         "alarm": {"k": alarm[0], "n": alarm[1]},
         "self_test": self_test,
         "ops": ops,

@@ -53,6 +53,13 @@ def check_self_test_mismatch_is_rejected():
     assert not result["ok"] and "self-test output[0]" in result["error"], result
 
 
+def check_manifest_without_its_integer_constants_is_rejected():
+    manifest = _manifest()
+    del manifest["fixed_point"]  # a node never makes them from floats: its single precision would differ
+    result = store.activate_staged(_staged_root(manifest=json.dumps(manifest)), 3200)
+    assert not result["ok"] and "fixed_point" in result["error"], result
+
+
 def check_model_for_another_rate_is_rejected():
     result = store.activate_staged(_staged_root(), 1000)
     assert not result["ok"] and "the sensor gives 1000 Hz" in result["error"], result
