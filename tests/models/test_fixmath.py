@@ -47,3 +47,11 @@ def test_log2_of_float_reads_the_24_bit_mantissa(value):
 def test_log10_is_log2_times_log10_of_two():
     assert abs(fixmath.log10(1000) - 3 * 4096) <= 2
     assert fixmath.log2_to_log10(10 * 4096) == round(10 * 4096 * math.log10(2))
+
+
+@given(value=st.floats(1e-30, 1e30))
+def test_log2_of_float_is_the_same_for_the_value_in_single_precision(value):
+    """A set-up constant comes out the same on a float32 port (the ESP32) as in CPython."""
+    import numpy as np
+
+    assert fixmath.log2_of_float(float(np.float32(value))) == fixmath.log2_of_float(value)

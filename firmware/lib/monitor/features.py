@@ -26,7 +26,7 @@ machine, and absolute severity is the ISO 10816 velocity alarm's job.
 from array import array
 
 from monitor import fixmath
-from monitor.fft import FFT
+from monitor.fft import FFT, TWO_PI_Q60
 from monitor.fixmath import LOG_ZERO, ONE, SMALL_INT
 
 try:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 FEATURES_VERSION = const(2)
 G_MM_S2 = 9806.65  # standard gravity in mm/s^2, to turn g into velocity in mm/s
+_G_MM_S2_PER_100 = const(980665)  # the same, as an integer (x 100) for the exact constants
 
 RMS = const(0)
 PEAK = const(1)
@@ -173,13 +174,16 @@ class FeatureExtractor:
         for i in range(n):
             cosine = fft.cos_table[i] if i < half else -fft.cos_table[i - half]
             self._hann[i] = 16384 - cosine
-        hann_energy = 0
+        hann_energy = 0  # sum of hann**2 in Q30 (a long int: set-up only)
         for w in self._hann:
             hann_energy += w * w
-        # One-sided power -> mean square (Hann power corrected), then g -> mm/s at each bin's
-        # frequency (the bins' 1/k**2 is applied per bin): a Q12 log2 constant, per g**2.
-        velocity_scale = 2.0 * (1 << 30) / (n * hann_energy) * (G_MM_S2 / (2 * 3.141592653589793 * bin_hz)) ** 2
-        self._velocity_g_log2 = fixmath.log2_of_float(velocity_scale)
+        # One-sided power -> mean square (Hann power corrected): 2 / (n sum hann**2); then g -> mm/s
+        # at each bin's frequency (the bins' 1/k**2 is applied per bin): (g / (2 pi rate / n))**2.
+        # A Q12 log2 per g**2, from integer logs only, so every platform makes the same constant.
+        rate_log2 = fixmath.log2(int(rate)) if rate == int(rate) else fixmath.log2_of_float(rate)
+        gravity_log2 = fixmath.log2(_G_MM_S2_PER_100) - fixmath.log2(100)
+        self._velocity_g_log2 = ((31 << 12) + (self._bits << 12) - fixmath.log2(hann_energy)
+                                 + 2 * (gravity_log2 - fixmath.log2(TWO_PI_Q60, -60) - rate_log2))
         self.set_scale_g(scale_g)
         self._re = array("i", bytes(4 * n))
         self._im = array("i", bytes(4 * n))

@@ -10,7 +10,7 @@ products stay below 2**28 and their outputs below 2**15; every transform returns
 from array import array
 
 # 2*pi in Q60, for the integer-only twiddle tables (a float table rounds differently on the ESP32).
-_TWO_PI_Q60 = 7244019458077122842
+TWO_PI_Q60 = 7244019458077122842
 _Q60 = 1 << 60
 _MAX_INPUT = 1 << 13  # largest component a stage takes
 
@@ -193,7 +193,7 @@ def _fill_twiddles(cos_table: "array[int]", sin_table: "array[int]", n: int) -> 
 
     Set-up only (Q60 values are long ints); every platform makes the same table.
     """
-    angle = _TWO_PI_Q60 // n
+    angle = TWO_PI_Q60 // n
     # cos and sin of the step angle (at most pi) by their Taylor series: 30 terms reach Q60.
     c = 0
     s = 0

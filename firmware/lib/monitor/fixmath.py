@@ -27,6 +27,8 @@ EXP2_FRACTION_Q14 = (23170, 19484, 17867, 17109, 16743, 16562, 16473, 16428, 164
 def log2(m: int, e: int = 0) -> int:
     """log2(m * 2**e) in Q12 for 0 < m < 2**30 (LOG_ZERO when m <= 0), within 2/4096.
 
+    (Any larger m works too, as long ints: at set-up, not in a window.)
+
     m is normalised to 15 bits, then each fractional bit comes from squaring the mantissa:
     (m / 2**14)**2 >= 2 means the next bit is 1 (products stay below 2**30).
     """
@@ -92,13 +94,17 @@ def isqrt(value: int, guess: int = 1) -> int:
 
 
 def log2_of_float(value: float) -> int:
-    """Q12 log2 of a positive float, for constants made at set-up (its 24-bit mantissa, as on the ESP32)."""
+    """Q12 log2 of a positive float, for constants made at set-up.
+
+    From its mantissa rounded to 24 bits: a float32 (the ESP32's floats) is that already, and a
+    double rounds to the same bits (ties to even, as float32 arithmetic rounds).
+    """
     if not value > 0.0:
         raise ValueError("log2 of a value that is not positive")
     import math
 
     mantissa, exponent = math.frexp(value)
-    return log2(int(mantissa * 16777216.0), exponent - 24)
+    return log2(round(mantissa * 16777216.0), exponent - 24)
 
 
 def to_float(log_q12: int) -> float:
