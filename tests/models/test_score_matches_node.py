@@ -17,6 +17,7 @@ as its value, unrounded: the two sides' pow() may differ in the last bit, not by
 from __future__ import annotations
 
 import json
+import math
 from array import array
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,7 @@ def test_score_equals_the_scores_the_virtual_node_reports_window_by_window(tmp_p
     host_features = training.q12_rows(training.feature_matrix(samples[start:], spec, scale_g=measured.scale_g))
     for w in windows:
         np.testing.assert_array_equal(node_features[w], host_features[w - 1], err_msg=f"window {w}")
+        assert streamed[w]["score_log2"] == round(math.log2(host.scores[w - 1]) * 4096), f"window {w}"
         assert streamed[w]["score"] == pytest.approx(host.scores[w - 1], rel=1e-12), f"window {w}"
     # The replay really went from healthy to faulty inside the compared windows.
     assert not host.anomalous[windows[0] - 1] and host.anomalous[windows[-1] - 1]

@@ -426,7 +426,8 @@ class App:
             self.telemetry.send("raw", {
                 "kind": "features", "dtype": "<i4", "scale": 1 / fixmath.ONE, "shape": [len(self.features)],
                 "window": sampler.windows, "rate_hz": self.spec["rate_hz"],
-                "score": telemetry.finite(self.score, None), "data": telemetry.b64(self.features)})
+                "score": telemetry.finite(self.score, None), "score_log2": self._score,
+                "data": telemetry.b64(self.features)})
             return
         count = sampler.window if self.stream_fresh else sampler.hop
         first = sampler.window - count

@@ -99,6 +99,7 @@ def check_stream_features_sends_each_vector():
     assert blocks[0]["kind"] == "features" and blocks[0]["shape"] == [app.extractor.size]
     assert blocks[0]["dtype"] == "<i4" and blocks[0]["scale"] == 1 / 4096  # Q12 features
     assert blocks[-1]["score"] == app.score is not None  # the window's score, exact (not rounded)
+    assert blocks[-1]["score_log2"] == app._score  # and the integer it is the value of
     pipeline.feed(app, hal, counts, 0, 512, [(0, b"!stream off\n")])
     assert len(_records(hal, "raw")) == 3
 
