@@ -56,7 +56,7 @@ def app_version() -> str:
     text = (firmware_dir() / "lib" / "monitor" / "__init__.py").read_text(encoding="utf-8")
     for line in text.splitlines():
         if line.startswith("VERSION"):
-            return line.split("=", 1)[1].strip().strip("\"'")
+            return line.split("=", 1)[1].split("#", 1)[0].strip().strip("\"'")
     raise FabnodeError("firmware/lib/monitor/__init__.py defines no VERSION")
 
 

@@ -63,13 +63,10 @@ class FFT:
         for j in range(m):
             im[j] = re[2 * j + 1]
             re[j] = re[2 * j]
-        for j in range(m, self.n):  # not transformed, but seen by the stages' bound
-            re[j] = 0
-            im[j] = 0
         exponent = self._transform(re, im, -1, m)
         # The split below can grow components by 2 * (1 + sqrt 2): start from at most 2**12.
         shift = 0
-        while (self._top >> shift) > _MAX_INPUT >> 1:
+        while (self._top >> shift) >= _MAX_INPUT >> 1:
             shift += 1
         rounding = (1 << shift) >> 1
         z_re = (re[0] + rounding) >> shift
@@ -106,21 +103,25 @@ class FFT:
     def _transform(self, re: "array[int]", im: "array[int]", sign: int, size: int) -> int:
         """In-place complex FFT of the first ``size`` entries (a power of two up to n), unscaled.
 
-        Entries from ``size`` on must be at most the data's magnitude (they count in the stages'
-        bound: ``max``/``min`` scan whole arrays in C, far faster than tracking it per butterfly).
-        Returns the exponent of the block scaling; leaves the outputs' largest magnitude in ``_top``.
+        Returns the exponent of the block scaling; leaves a bound of the outputs in ``_top``.
         """
         stride = self.n // size
         drop = 0
         while (size << drop) < self.n:
             drop += 1
         reverse = self._reverse
+        top = 0
         for i in range(size):
             j = reverse[i] >> drop
             if j > i:
                 re[i], re[j] = re[j], re[i]
                 im[i], im[j] = im[j], im[i]
-        top = max(max(re), -min(re), max(im), -min(im))
+            # x ^ (x >> 31) is |x| (|x| - 1 when negative): OR-ed, a bound on the largest magnitude
+            # that costs a few integer operations (max() over an array is slow on MicroPython).
+            value = re[i]
+            top |= value ^ (value >> 31)
+            value = im[i]
+            top |= value ^ (value >> 31)
         exponent = 0
         if top >= 1 << 15:  # too large for the first stage's products: scale down first
             shift = 0
@@ -128,20 +129,21 @@ class FFT:
                 shift += 1
             _scale_down(re, im, size, shift)
             exponent = shift
-            top = max(max(re), -min(re), max(im), -min(im))
+            top >>= shift
         cos_table = self.cos_table
         sin_table = self.sin_table
         span = 2
         step = (size >> 1) * stride
         while span <= size:
             shift = 0
-            while (top >> shift) > _MAX_INPUT:
+            while (top >> shift) >= _MAX_INPUT:
                 shift += 1
             exponent += shift
             rounding = (1 << shift) >> 1
             product_shift = 14 + shift
             product_rounding = 1 << (product_shift - 1)
             half = span >> 1
+            top = 0
             # k = 0: the twiddle is 1, and (x * 2**14 + rounding) >> (14 + shift) is (x + rounding) >> shift.
             i = 0
             while i < size:
@@ -150,10 +152,15 @@ class FFT:
                 ti = (im[j] + rounding) >> shift
                 ur = (re[i] + rounding) >> shift
                 ui = (im[i] + rounding) >> shift
-                re[i] = ur + tr
-                im[i] = ui + ti
-                re[j] = ur - tr
-                im[j] = ui - ti
+                a = ur + tr
+                b = ui + ti
+                c = ur - tr
+                d = ui - ti
+                re[i] = a
+                im[i] = b
+                re[j] = c
+                im[j] = d
+                top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
                 i += span
             for k in range(1, half):
                 wr = cos_table[k * step]
@@ -169,12 +176,16 @@ class FFT:
                     ti = (wr * xi + wi * xr + product_rounding) >> product_shift
                     ur = (re[i] + rounding) >> shift
                     ui = (im[i] + rounding) >> shift
-                    re[i] = ur + tr
-                    im[i] = ui + ti
-                    re[j] = ur - tr
-                    im[j] = ui - ti
+                    a = ur + tr
+                    b = ui + ti
+                    c = ur - tr
+                    d = ui - ti
+                    re[i] = a
+                    im[i] = b
+                    re[j] = c
+                    im[j] = d
+                    top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
                     i += span
-            top = max(max(re), -min(re), max(im), -min(im))
             span <<= 1
             step >>= 1
         self._top = top
