@@ -36,7 +36,8 @@ def describe(package: ModelPackage) -> list[str]:
     names = spec.get("names") or []
     lines = [
         f"model {m['id']} (schema {m['schema']}), created {m['created']}, for {', '.join(m['boards'])}",
-        f"  features: {len(m['normalization']['mean'])} per window of {spec['window']} samples every "
+        f"  features (version {spec.get('version', 1)}): {len(m['normalization']['mean'])} per window of "
+        f"{spec['window']} samples every "
         f"{spec['hop']} at {spec['rate_hz']:g} Hz ({spec['axes']} axes)" + (f": {', '.join(names)}" if names else ""),
         f"  input {_tensor(m['input'])}, output {_tensor(m['output'])}",
         f"  score {m['score']['type']}, threshold {m['threshold']:.6g}, "
