@@ -81,7 +81,8 @@ class App:
         self._use_model(loaded)
         self.iso = alarms.AlarmState(self.cfg.iso_k, self.cfg.iso_n)
         self._iso_limit = alarms.zone_limit(self.cfg.iso_alarm_zone, self.cfg.machine_class)
-        self._iso_limit_log2 = fixmath.log2_of_float(self._iso_limit)
+        # From hundredths of mm/s (the limits have two decimals): the same integer on any port.
+        self._iso_limit_log2 = fixmath.log2(round(self._iso_limit * 100)) - fixmath.log2(100)
         self.temp_alarm = alarms.LevelAlarm(self.cfg.temp_max_c, self.cfg.temp_hysteresis_c)
         self.telemetry.seq = 0  # the hello is record 0 of a boot
         self.telemetry.send("hello", self.hello_payload())

@@ -39,7 +39,7 @@ class FFT:
     def inverse(self, re: "array[int]", im: "array[int]", size: int = 0) -> int:
         """x[t] = 1/size sum X[k] exp(+2 pi i k t / size) = (re + i im)[t] * 2**returned.
 
-        ``size``: a power of two up to n (default n); entries from ``size`` on must be 0.
+        ``size``: a power of two up to n (default n); entries from ``size`` on are left alone.
         """
         size = size or self.n
         exponent = self._transform(re, im, 1, size)
