@@ -105,13 +105,16 @@ def test_faults_from_the_command_line_reach_the_served_node(served: NodeServer) 
     host, port = served.endpoints.socket_url.removeprefix("socket://").split(":")  # type: ignore[attr-defined]
     with socket.create_connection((host, int(port))) as conn:
         conn.settimeout(10)
-        run("fabnode", "sim", "fault", "served", "power-loss", "--seconds", "0.1")
+        injected = json.loads(run("fabnode", "sim", "fault", "served", "power-loss", "--seconds", "0.1",
+                                  "--json").stdout)
+        assert injected == {"node": "served", "fault": "power-loss", "off_seconds": 0.1}
         seen = b""
         while b"rst:0x1 (POWERON_RESET)" not in seen:
             seen += conn.recv(4096)
     listed = json.loads(run("fabnode", "sim", "list", "--json").stdout)
     assert listed[0]["name"] == "served" and listed[0]["running"] == "micropython"
     assert run("fabnode", "sim", "exec", "served", "--eval", "6 * 7").stdout.strip() == "42"
+    assert json.loads(run("fabnode", "sim", "reset", "served", "--json").stdout) == {"node": "served", "reset": "run"}
 
 
 def test_usb_disconnect_drops_the_client_until_the_cable_is_back(served: NodeServer) -> None:

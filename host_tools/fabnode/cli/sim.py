@@ -92,9 +92,14 @@ def rm_cmd(name: str) -> None:
 @sim.command("reset")
 @click.argument("name")
 @click.option("--bootloader", is_flag=True, help="Hold BOOT (IO0 low) while resetting: ROM download mode.")
-def reset_cmd(name: str, bootloader: bool) -> None:
+@json_option
+def reset_cmd(name: str, bootloader: bool, as_json: bool) -> None:
     """Press the reset button of a running virtual node."""
     control.request(name, "reset", download=bootloader)
+    if as_json:
+        emit_json({"node": name, "reset": "download" if bootloader else "run"})
+    else:
+        click.echo(f"reset {name}" + (" into the ROM bootloader" if bootloader else ""))
 
 
 @sim.command("serve")
@@ -151,8 +156,10 @@ def serve_cmd(name: str, host: str, socket_port: int, no_socket: bool, rfc2217_p
 @click.option("--ms", type=float, default=100.0, show_default=True, help="overrun: how long the firmware stalls.")
 @click.option("--after", type=float, default=0.0, help="bearing/temp-ramp: simulated seconds until onset.")
 @click.option("--c-per-min", type=float, default=2.0, show_default=True, help="temp-ramp: heating rate.")
+@json_option
 def fault_cmd(name: str, kind: str, seconds: float, bit_flip_rate: float, drop_rate: float, seed: int | None,
-              resets: int, period: float, role: str, count: int, ms: float, after: float, c_per_min: float) -> None:
+              resets: int, period: float, role: str, count: int, ms: float, after: float, c_per_min: float,
+              as_json: bool) -> None:
     """Inject a fault into a running virtual node (line, power, or sensor level).
 
     \b
@@ -169,17 +176,23 @@ def fault_cmd(name: str, kind: str, seconds: float, bit_flip_rate: float, drop_r
     temp-ramp       the machine heats at --c-per-min from --after s on
     clear           clear the sensor faults
     """
+    params: dict[str, Any]
     if kind == "noise":
         if not (0 <= bit_flip_rate <= 1 and 0 <= drop_rate <= 1):
             raise UsageError("noise rates must be between 0 and 1")
-        control.request(name, "noise", bit_flip_rate=bit_flip_rate, drop_rate=drop_rate, seed=seed)
+        params = {"bit_flip_rate": bit_flip_rate, "drop_rate": drop_rate, "seed": seed}
+        control.request(name, "noise", **params)
     elif kind == "usb-disconnect":
-        control.request(name, "usb-disconnect", seconds=seconds)
+        params = {"seconds": seconds}
+        control.request(name, "usb-disconnect", **params)
     elif kind == "power-loss":
-        control.request(name, "power-loss", off_seconds=seconds)
+        params = {"off_seconds": seconds}
+        control.request(name, "power-loss", **params)
     elif kind == "brownout":
-        control.request(name, "brownout", resets=resets, period=period)
+        params = {"resets": resets, "period": period}
+        control.request(name, "brownout", **params)
     elif kind == "clear":
+        params = {}
         control.request(name, "clear-sensor")
     else:
         sensor_params: dict[str, dict[str, Any]] = {
@@ -193,7 +206,10 @@ def fault_cmd(name: str, kind: str, seconds: float, bit_flip_rate: float, drop_r
         }
         params = sensor_params[kind]
         control.request(name, "sensor", fault=kind.replace("-", "_"), **params)
-    click.echo(f"{kind} injected into {name}")
+    if as_json:
+        emit_json({"node": name, "fault": kind, **params})
+    else:
+        click.echo(f"{kind} injected into {name}")
 
 
 @sim.command("exec")
