@@ -17,6 +17,11 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 record``, ``2 records``: a count with its noun, for people."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def is_interactive() -> bool:
     return sys.stdout.isatty()
 

@@ -94,3 +94,10 @@ def test_a_file_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path: Pat
     result = run("sim", "standin-image", "-o", str(not_a_folder / "image.bin"))
     assert result.returncode == 1
     assert result.stderr == f"error: Not a directory: {not_a_folder / 'image.bin'}\n"
+
+
+def test_counts_read_as_english():
+    from fabnode.output import counted
+
+    assert [counted(n, "record") for n in (0, 1, 2)] == ["0 records", "1 record", "2 records"]
+    assert counted(1, "gap") == "1 gap" and counted(3, "entry", "entries") == "3 entries"

@@ -14,7 +14,7 @@ from fabnode.cli.options import baud_option, json_option, ports_option
 from fabnode.errors import EXIT_FAILED, UsageError
 from fabnode.monitor import Monitor
 from fabnode.monitor_view import LOG_LEVELS, ConsoleView, EventFilter, reply_text
-from fabnode.output import emit_json, is_interactive
+from fabnode.output import counted, emit_json, is_interactive
 from fabnode.telemetry_file import TelemetryWriter, event_json
 
 RECORD_TYPES = ("hello", "status", "features", "score", "alarm", "log", "error", "reply", "raw")
@@ -99,6 +99,7 @@ def _watch(mon: Monitor, *, as_json: bool, save: Path | None, event_filter: Even
         emit_json({"kind": "summary", "ports": summary})
         return
     for s in summary:
-        click.echo(f"{s['port']}: {s['records']} records, {s['corrupt']} corrupted lines, "
-                   f"{s['gaps']} gaps ({s['missing']} records lost), {s['reboots']} reboots, "
-                   f"{s['disconnects']} disconnects ({s['offline_s']:.1f} s offline)", err=True)
+        click.echo(f"{s['port']}: {counted(s['records'], 'record')}, {counted(s['corrupt'], 'corrupted line')}, "
+                   f"{counted(s['gaps'], 'gap')} ({counted(s['missing'], 'record')} lost), "
+                   f"{counted(s['reboots'], 'reboot')}, {counted(s['disconnects'], 'disconnect')} "
+                   f"({s['offline_s']:.1f} s offline)", err=True)
