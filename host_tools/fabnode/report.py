@@ -122,7 +122,8 @@ def _spectrum_of(path: Path) -> Spectrum:
         raise FabnodeError(f"cannot read the dataset {path} with its sidecar {sidecar.name}: {exc}",
                            hint="give a .npy written by `fabnode collect`") from exc
     if meta.get("mode") != "raw" or not meta.get("sample_rate_hz"):
-        raise UsageError(f"{path.name} holds {meta.get('mode')} data; a spectrum needs raw data (--mode raw)")
+        raise UsageError(f"{path.name} holds {meta.get('mode')} data; a spectrum needs raw data",
+                         hint="collect it with `fabnode collect --mode raw`; feature datasets load with numpy.load")
     frames = samples.reshape(len(samples), -1).astype(np.float64)
     latest = frames[-min(SPECTRUM_FRAMES, len(frames)):]
     latest = latest - latest.mean(axis=0)

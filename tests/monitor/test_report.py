@@ -103,6 +103,12 @@ def test_unusable_inputs_are_clear_errors(tmp_path: Path) -> None:
         report([empty], tmp_path / "r.html")
     with pytest.raises(FabnodeError, match=r"use a \.html or \.png"):
         report([empty], tmp_path / "r.pdf")
+    features = tmp_path / "n1-features.npy"
+    np.save(features, np.zeros((4, 10), np.float32))
+    features.with_suffix(".json").write_text(json.dumps({"mode": "features", "node": "n1"}))
+    with pytest.raises(FabnodeError, match="holds features data; a spectrum needs raw data") as err:
+        report([features], tmp_path / "r.html")
+    assert err.value.hint is not None and "--mode raw" in err.value.hint
 
 
 def test_a_single_status_is_drawn_as_a_point_on_a_minute_not_years(tmp_path: Path) -> None:
