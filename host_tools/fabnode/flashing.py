@@ -9,6 +9,7 @@ shop floor becomes one sentence and the next step to take.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from esptool.util import FatalError, PrintOnce
 from fabnode.boards import Board, get_board
 from fabnode.errors import FabnodeError, PortError, UsageError
 from fabnode.perport import PortOutcome, in_processes
-from fabnode.ports import PortInfo, list_serial_ports, prepare_url
+from fabnode.ports import PortInfo, list_serial_ports, open_error, prepare_url
 from fabnode.sim.chips import CHIPS
 from fabnode.sim.image import AppImage, ImageError, inspect_firmware, make_standin_image
 
@@ -219,8 +220,9 @@ def _translate(exc: FatalError | serial.SerialException | OSError, port: str, ba
         detail = message.split(": ", 1)[-1]
         return FabnodeError(f"could not reach the bootloader on {port} ({detail})", hint=DOWNLOAD_MODE_HINT)
     if "Could not open" in message or "could not open port" in message or "busy" in message.lower():
-        return PortError(f"cannot open {port}: it is missing or another program has it open",
-                         hint="close serial monitors (fabnode monitor, screen, Arduino IDE) and retry")
+        # esptool wraps pyserial's reason in parentheses on the next line: read that one, like every open.
+        inner = re.search(r"\n\((.*)\)\n", str(exc))
+        return open_error(port, OSError(inner.group(1)) if inner else exc)
     if any(marker in message for marker in TRANSFER_ERRORS):
         return _TransferError(f"transfer to {port} failed at {baud} baud ({message})",
                               hint="retry with -b 115200 and a shorter cable")

@@ -41,6 +41,14 @@ def test_busy_port_is_reported(home: Path) -> None:
         flashing.flash_firmware(ESP32, flashing.load_firmware(ESP32, None, "sim://busy"), "sim://busy",
                                 wait_repl=False)
     assert "fabnode monitor" in (error.value.hint or "")
+    assert str(error.value).startswith("cannot open sim://busy: another program has it open")  # as any other open
+
+
+def test_missing_port_is_reported_as_missing(home: Path) -> None:
+    with pytest.raises(PortError, match="cannot open /dev/ttyFABNODE9: there is no such port") as error:
+        flashing.flash_firmware(ESP32, flashing.load_firmware(ESP32, None, "sim://any"), "/dev/ttyFABNODE9",
+                                wait_repl=False)
+    assert "fabnode ports" in (error.value.hint or "")
 
 
 def test_all_flashes_in_parallel_and_one_failure_does_not_stop_the_others(home: Path) -> None:
