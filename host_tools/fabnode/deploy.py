@@ -61,13 +61,16 @@ def app_version() -> str:
 
 
 def node_arch(info: NodeInfo, board: Board) -> str | None:
-    """The native architecture to compile for (None: bytecode only), checked against the board."""
+    """The native architecture to compile for (None: bytecode only), checked against the board and its chip."""
     if info.mpy_version != MPY_VERSION or info.mpy_sub_version != MPY_SUB_VERSION:
         raise FabnodeError(
             f"the node runs MicroPython {info.micropython}, which loads .mpy {info.mpy_format}; "
             f"this fabnode compiles .mpy {MPY_VERSION}.{MPY_SUB_VERSION} (MicroPython 1.23 or newer)",
             hint="update the node's MicroPython with `fabnode flash`",
         )
+    if info.chip is not None and info.chip != board.chip:
+        raise FabnodeError(f"the node is an {info.chip.upper()}, but board {board.id} is an {board.chip.upper()}",
+                           hint="is --board right for this node? `fabnode diag` shows what the node is")
     if info.mpy_arch == 0:
         return None
     arch = NATIVE_ARCHES.get(info.mpy_arch)

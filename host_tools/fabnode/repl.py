@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -53,10 +54,19 @@ class NodeInfo:
     machine: str
     has_deflate: bool
     mem_free: int
+    sim_chip: str | None = None  # a virtual node's chip (its machine string names the WebAssembly host)
 
     @property
     def mpy_format(self) -> str:
         return f"{self.mpy_version}.{self.mpy_sub_version}"
+
+    @property
+    def chip(self) -> str | None:
+        """``esp32``, ``esp32s3``, ... from the port's machine string ("... with ESP32S3"), None if it names none."""
+        if self.sim_chip:
+            return self.sim_chip
+        named = re.search(r"\bwith (ESP32\w*)", self.machine)
+        return named.group(1).lower() if named else None
 
 
 _INFO_CODE = """\
@@ -68,7 +78,12 @@ except ImportError:
     _d = False
 gc.collect()
 _m = getattr(sys.implementation, '_mpy', 0)
-print(repr((sys.implementation.version, _m, sys.platform, sys.implementation._machine, _d, gc.mem_free())))
+try:
+    import simhw
+    _c = simhw.world().board.get('chip')
+except ImportError:
+    _c = None
+print(repr((sys.implementation.version, _m, sys.platform, sys.implementation._machine, _d, gc.mem_free(), _c)))
 """
 
 # Defines helpers on the node once per session: walk the filesystem hashing files, and stream
@@ -201,7 +216,7 @@ class NodeRepl:
 
     def info(self) -> NodeInfo:
         if self._info is None:
-            version, mpy, platform, machine, has_deflate, mem_free = self.exec_literal(_INFO_CODE)
+            version, mpy, platform, machine, has_deflate, mem_free, sim_chip = self.exec_literal(_INFO_CODE)
             self._info = NodeInfo(
                 micropython=".".join(str(v) for v in version[:3]),
                 mpy_version=mpy & 0xFF,
@@ -211,6 +226,7 @@ class NodeRepl:
                 machine=machine,
                 has_deflate=has_deflate,
                 mem_free=mem_free,
+                sim_chip=sim_chip,
             )
         return self._info
 

@@ -115,6 +115,23 @@ def test_native_architecture_must_match_the_board():
         node_arch(_info(mpy_arch=11), BOARD)
 
 
+def test_the_chip_must_be_the_boards():
+    """The ESP32 and the S3 share .mpy architecture (xtensawin): only the chip tells them apart."""
+    assert node_arch(_info(machine="Generic ESP32 module with ESP32", mpy_arch=10), BOARD) == "xtensawin"
+    with pytest.raises(FabnodeError, match="the node is an ESP32S3, but board esp32-devkitc is an ESP32") as info:
+        node_arch(_info(machine="ESP32S3 module with ESP32S3", mpy_arch=10), BOARD)
+    assert info.value.hint and "--board" in info.value.hint
+    with pytest.raises(FabnodeError, match="the node is an ESP32C3"):
+        node_arch(_info(machine="JavaScript with Emscripten", sim_chip="esp32c3"), BOARD)  # a virtual node
+
+
+def test_deploying_another_boards_app_onto_a_virtual_node_is_refused(node):
+    with NodeRepl(node) as repl:
+        with pytest.raises(FabnodeError, match="the node is an ESP32, but board esp32s3-devkitc is an ESP32S3"):
+            deploy(repl, get_board("esp32s3-devkitc"))
+        assert repl.info().chip == "esp32"
+
+
 def test_native_fast_paths_are_left_out_for_bytecode_nodes():
     bytecode = app_files(None)
     native = app_files("xtensawin")
