@@ -105,6 +105,30 @@ def test_twiddles_are_made_in_integers_exactly_as_rounded_cosines(n):
     assert list(fft.sin_table) == np.rint(np.sin(2 * np.pi * k / n) * 16384).astype(int).tolist()
 
 
+def test_viper_stage_gives_the_bytecode_bits_under_emulation(monkeypatch):
+    """monitor.fft_viper (the ESP32's fast path) computes what the bytecode stage computes."""
+    from monitor import fft
+    from viper_emulation import load_viper_module
+
+    viper = load_viper_module("monitor/fft_viper.py")
+    rng = np.random.default_rng(12)
+    x = np.rint(rng.normal(size=(2, 256)) * 4000).astype(np.int32)
+    signal = interleave(*(rng.normal(0, 0.05, N) for _ in range(3)))
+
+    def run() -> list[list[int]]:
+        re, im = array("i", x[0]), array("i", x[1])
+        transform = FFT(256)
+        exponents = [transform.forward(re, im), transform.inverse(re, im, 128)]
+        extractor = features.FeatureExtractor(SPEC, SCALE_G)
+        out = array("i", bytes(4 * extractor.size))
+        extractor.compute(signal, out)
+        return [exponents, list(re), list(im), list(out), list(extractor.summary)]
+
+    bytecode = run()
+    monkeypatch.setattr(fft, "_STAGE", viper.stage)
+    assert run() == bytecode
+
+
 @pytest.mark.parametrize("n", [0, 1, 3, 100])
 def test_fft_rejects_sizes_that_are_not_powers_of_two(n):
     with pytest.raises(ValueError, match="power of two"):

@@ -74,9 +74,9 @@ def test_fast_kernels_compile_for_xtensawin():
 def test_viper_kernels_match_tflm_under_emulation(name, monkeypatch):
     import numpy as np
     from tfl import loops
-    from viper_emulation import load_viper_loops
+    from viper_emulation import load_viper_module
 
-    viper = load_viper_loops()
+    viper = load_viper_module("tfl/loops_viper.py")
     for kernel in ("dot_rows", "conv", "depthwise_conv", "max_pool", "average_pool"):
         monkeypatch.setattr(loops, kernel, getattr(viper, kernel))
     model = tfl.Model((DATA / f"{name}.tflite").read_bytes())

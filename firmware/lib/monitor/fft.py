@@ -9,6 +9,10 @@ products stay below 2**28 and their outputs below 2**15; every transform returns
 
 from array import array
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # 2*pi in Q60, for the integer-only twiddle tables (a float table rounds differently on the ESP32).
 TWO_PI_Q60 = 7244019458077122842
 _Q60 = 1 << 60
@@ -130,8 +134,6 @@ class FFT:
             _scale_down(re, im, size, shift)
             exponent = shift
             top >>= shift
-        cos_table = self.cos_table
-        sin_table = self.sin_table
         span = 2
         step = (size >> 1) * stride
         while span <= size:
@@ -139,57 +141,83 @@ class FFT:
             while (top >> shift) >= _MAX_INPUT:
                 shift += 1
             exponent += shift
-            rounding = (1 << shift) >> 1
-            product_shift = 14 + shift
-            product_rounding = 1 << (product_shift - 1)
-            half = span >> 1
-            top = 0
-            # k = 0: the twiddle is 1, and (x * 2**14 + rounding) >> (14 + shift) is (x + rounding) >> shift.
-            i = 0
-            while i < size:
-                j = i + half
-                tr = (re[j] + rounding) >> shift
-                ti = (im[j] + rounding) >> shift
-                ur = (re[i] + rounding) >> shift
-                ui = (im[i] + rounding) >> shift
-                a = ur + tr
-                b = ui + ti
-                c = ur - tr
-                d = ui - ti
-                re[i] = a
-                im[i] = b
-                re[j] = c
-                im[j] = d
-                top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
-                i += span
-            for k in range(1, half):
-                wr = cos_table[k * step]
-                wi = sin_table[k * step]
-                if sign < 0:
-                    wi = -wi
-                i = k
-                while i < size:
-                    j = i + half
-                    xr = re[j]
-                    xi = im[j]
-                    tr = (wr * xr - wi * xi + product_rounding) >> product_shift
-                    ti = (wr * xi + wi * xr + product_rounding) >> product_shift
-                    ur = (re[i] + rounding) >> shift
-                    ui = (im[i] + rounding) >> shift
-                    a = ur + tr
-                    b = ui + ti
-                    c = ur - tr
-                    d = ui - ti
-                    re[i] = a
-                    im[i] = b
-                    re[j] = c
-                    im[j] = d
-                    top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
-                    i += span
+            top = _STAGE(re, im, self.cos_table, self.sin_table, size, span, step, sign, shift)
             span <<= 1
             step >>= 1
         self._top = top
         return exponent
+
+
+def _stage(re: "array[int]", im: "array[int]", cos_table: "array[int]", sin_table: "array[int]",
+           size: int, span: int, step: int, sign: int, shift: int) -> int:
+    """Butterflies of span ``span`` over re/im[0:size], inputs scaled down by ``shift``; a bound of the outputs.
+
+    ``monitor.fft_viper.stage`` is the same in viper, used where the port has a native emitter.
+    """
+    rounding = (1 << shift) >> 1
+    product_shift = 14 + shift
+    product_rounding = 1 << (product_shift - 1)
+    half = span >> 1
+    top = 0
+    # k = 0: the twiddle is 1, and (x * 2**14 + rounding) >> (14 + shift) is (x + rounding) >> shift.
+    i = 0
+    while i < size:
+        j = i + half
+        tr = (re[j] + rounding) >> shift
+        ti = (im[j] + rounding) >> shift
+        ur = (re[i] + rounding) >> shift
+        ui = (im[i] + rounding) >> shift
+        a = ur + tr
+        b = ui + ti
+        c = ur - tr
+        d = ui - ti
+        re[i] = a
+        im[i] = b
+        re[j] = c
+        im[j] = d
+        top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
+        i += span
+    for k in range(1, half):
+        wr = cos_table[k * step]
+        wi = sin_table[k * step]
+        if sign < 0:
+            wi = -wi
+        i = k
+        while i < size:
+            j = i + half
+            xr = re[j]
+            xi = im[j]
+            tr = (wr * xr - wi * xi + product_rounding) >> product_shift
+            ti = (wr * xi + wi * xr + product_rounding) >> product_shift
+            ur = (re[i] + rounding) >> shift
+            ui = (im[i] + rounding) >> shift
+            a = ur + tr
+            b = ui + ti
+            c = ur - tr
+            d = ui - ti
+            re[i] = a
+            im[i] = b
+            re[j] = c
+            im[j] = d
+            top |= (a ^ (a >> 31)) | (b ^ (b >> 31)) | (c ^ (c >> 31)) | (d ^ (d >> 31))
+            i += span
+    return top
+
+
+def _fast_stage() -> "Any":
+    """monitor.fft_viper.stage where this MicroPython has a native emitter, else None."""
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return None
+    try:
+        from monitor import fft_viper
+    except (SyntaxError, ImportError):  # a port without native code: its source rejected, or not deployed
+        return None
+    return fft_viper.stage
+
+
+_STAGE = _fast_stage() or _stage
 
 
 def _scale_down(re: "array[int]", im: "array[int]", size: int, shift: int) -> None:
