@@ -97,7 +97,7 @@ def test_real_fft_matches_numpy(n):
     assert max(abs(v) for v in [*re[:half], *im[:half]]) < 2**14.3  # a bin's power is a small int
 
 
-@pytest.mark.parametrize("n", [4, 64, 4096])
+@pytest.mark.parametrize("n", [4, 8, 64, 4096, 8192])
 def test_twiddles_are_made_in_integers_exactly_as_rounded_cosines(n):
     fft = FFT(n)
     k = np.arange(n // 2)

@@ -228,28 +228,40 @@ def _scale_down(re: "array[int]", im: "array[int]", size: int, shift: int) -> No
 
 
 def _fill_twiddles(cos_table: "array[int]", sin_table: "array[int]", n: int) -> None:
-    """cos and sin of 2 pi k / n in Q14 for k < n/2: a rotation by 2 pi / n, repeated in Q60.
+    """cos and sin of 2 pi k / n in Q14 for k < n/2, from a quarter wave of cosines.
 
-    Set-up only (Q60 values are long ints); every platform makes the same table.
+    The quarter wave is a rotation by 2 pi / n, repeated in Q60. Set-up only (Q60 values are long
+    ints); every platform makes the same table.
     """
+    if n < 4:  # n = 2: the one twiddle is 1
+        cos_table[0] = 16384
+        sin_table[0] = 0
+        return
     angle = TWO_PI_Q60 // n
-    # cos and sin of the step angle (at most pi) by their Taylor series: 30 terms reach Q60.
+    # cos and sin of the step angle (at most pi / 2) by their Taylor series, to Q60.
     c = 0
     s = 0
     term = _Q60  # angle**k / k!, k = 0, 1, 2, ...
-    for k in range(60):
+    k = 0
+    while term:
         if k & 1:
             s += -term if k & 2 else term
         else:
             c += -term if k & 2 else term
-        term = term * angle // _Q60 // (k + 1)
+        k += 1
+        term = term * angle // _Q60 // k
+    quarter = n >> 2
     x = _Q60
     y = 0
     half_q14 = 1 << 45
-    for i in range(n >> 1):
-        cos_table[i] = (x + half_q14) >> 46
-        sin_table[i] = (y + half_q14) >> 46
+    for k in range(quarter + 1):
+        cos_table[k] = (x + half_q14) >> 46
         x, y = (x * c - y * s) // _Q60, (x * s + y * c) // _Q60
+    # Past a quarter cos(t) = -cos(pi - t); sin(t) = cos(pi/2 - t) = cos(t - pi/2).
+    for k in range(quarter + 1, n >> 1):
+        cos_table[k] = -cos_table[(n >> 1) - k]
+    for k in range(n >> 1):
+        sin_table[k] = cos_table[quarter - k] if k <= quarter else cos_table[k - quarter]
 
 
 def _reverse_bits(value: int, bits: int) -> int:
