@@ -4,7 +4,9 @@ Every value stays a small int on a 32-bit MicroPython, so a transform allocates 
 gives the same bits on the node and in CPython. Twiddles are Q14. Before each stage the block is
 scaled down (by whole bits) until its largest component is at most 2**13, so the butterflies'
 products stay below 2**28 and their outputs below 2**15; every transform returns the exponent
-``e`` with result = (re + i*im) * 2**e. Tables are made once per size, in integers only.
+``e`` with result = (re + i*im) * 2**e. Tables are made once per size, in integers only. Where
+the port has a native emitter (the ESP32s) the butterfly stage runs in viper (``monitor.fft_viper``,
+the same bits).
 """
 
 from array import array
